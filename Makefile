@@ -1,0 +1,86 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# ipvs_rs: the two commands that matter are `make demo` and `make check`.
+# Both install what is missing (scripts/bootstrap.sh), build the cached
+# kernel (scripts/kernel-build.sh), the modules and ipvsctl, and boot the
+# test VM (scripts/vm-exec.sh). See README.md.
+#
+# Kbuild compiles the modules (this directory's Kbuild file); this Makefile
+# is only read by `make` run here, never by kbuild.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+REPO := $(CURDIR)
+KCONFIG ?= base
+export KCONFIG
+
+LIB := source scripts/lib.sh
+KDIR_CMD := scripts/kernel-build.sh
+
+.PHONY: all deps kernel modules ipvsctl build host-test fmt clippy test-unit \
+	selftests check demo vm-exec vm-shell clean distclean
+
+all: build
+
+deps:
+	@scripts/bootstrap.sh
+
+kernel: deps
+	@$(KDIR_CMD) >/dev/null
+
+# The modules, built against the cached kernel with its exact rustc, and
+# linted by clippy-driver (module code denies unwrap/expect/indexing/panic).
+modules: kernel
+	@set -e; $(LIB); kdir=$$($(KDIR_CMD)); \
+	$(MAKE) --no-print-directory -C "$$kdir" M="$(REPO)" $$(kbuild_args) \
+		CLIPPY=1 CLIPPY_DRIVER=$${KRUSTC%/rustc}/clippy-driver modules; \
+	mkdir -p build; cp ipvs_rs.ko toa_rs.ko build/
+
+ipvsctl: deps
+	@cargo build --release --locked -q -p ipvsctl
+	@mkdir -p build/bin && cp target/release/ipvsctl build/bin/
+
+build: modules ipvsctl
+
+# Host checks: unit and property tests, clippy, formatting.
+test-unit: deps
+	cargo test --locked -q --workspace
+
+clippy: deps
+	cargo clippy --locked -q --workspace --all-targets -- -D warnings
+
+fmt: deps
+	cargo fmt --all -- --check
+	@$(LIB); for f in rust/ipvs_rs/*.rs rust/toa_rs/*.rs rust/kbind/*.rs; do \
+		case $$f in *_generated.rs) continue;; esac; \
+		rustfmt --edition 2021 --check "$$f" >/dev/null || \
+		{ echo "rustfmt: $$f needs formatting"; exit 1; }; done
+
+host-test: test-unit clippy fmt
+
+# Every selftest, in one VM boot (TAP 13 on stdout).
+selftests: build
+	scripts/vm-exec.sh selftests/run.sh $(T)
+
+check: host-test selftests
+	@echo "make check: all tests passed"
+
+demo: build
+	scripts/vm-exec.sh scripts/demo.sh
+
+# make vm-exec CMD='ipvsadm -L -n'
+vm-exec: build
+	scripts/vm-exec.sh '$(CMD)'
+
+vm-shell: build
+	scripts/vm-exec.sh
+
+clean:
+	@set -e; $(LIB); kdir=$$(kernel_dir)/linux; \
+	if [ -d "$$kdir" ]; then $(MAKE) --no-print-directory -C "$$kdir" M="$(REPO)" clean; fi
+	rm -rf build rust/kbind/bindings_generated.rs
+	cargo clean -q
+
+# Also drop the cached kernel builds.
+distclean: clean
+	@$(LIB); rm -rf "$$IPVS_RS_CACHE/kernel"

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: GPL-2.0
+//! `ipvs_rs`: an IPVS-class layer-4 load balancer (the director).
+//!
+//! Speaks upstream IPVS's generic netlink ABI (family `IPVS`, version 1), so
+//! stock `ipvsadm` and `keepalived` drive it. State is per network
+//! namespace. All decisions are made by the `ipvs_core` crate; the files of
+//! this crate only connect it to the kernel:
+//!
+//! - `guard.rs`: refuses upstream `ip_vs` while loaded (they share the ABI).
+//! - `netns.rs`: per-namespace state and its netfilter hooks.
+//! - `hooks.rs`: the netfilter hook entry points.
+//! - `genl.rs`: the generic netlink family and its command handlers.
+
+use kernel::prelude::*;
+
+#[path = "../kbind/mod.rs"]
+pub mod kbind;
+
+mod genl;
+mod guard;
+mod hooks;
+mod netns;
+
+module! {
+    type: IpvsRs,
+    name: "ipvs_rs",
+    author: "ipvs_rs developers",
+    description: "IPVS-class layer-4 load balancer (director)",
+    license: "GPL",
+}
+
+/// The loaded module: its registrations, undone in field order on unload
+/// (fields drop in declaration order, the reverse of registration).
+struct IpvsRs {
+    _genl: genl::Registration,
+    _pernet: netns::Registration,
+    _guard: guard::Registration,
+}
+
+impl kernel::Module for IpvsRs {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        netns::configure_from_params();
+        // Refuse upstream ip_vs from now on, then take the ABI: if ip_vs is
+        // already loaded, registering the family fails and nothing stays.
+        let guard = guard::Registration::new()?;
+        let pernet = netns::Registration::new()?;
+        let genl = genl::Registration::new()?;
+        pr_info!(
+            "IPVS ABI {} loaded, connection table size {}\n",
+            "1.2.1",
+            netns::conn_tab_size()
+        );
+        Ok(Self {
+            _genl: genl,
+            _pernet: pernet,
+            _guard: guard,
+        })
+    }
+}
+
+impl Drop for IpvsRs {
+    fn drop(&mut self) {
+        pr_info!("unloading\n");
+    }
+}

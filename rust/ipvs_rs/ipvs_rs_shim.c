@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ipvs_rs C shim: registration objects and wrappers of static inline
+ * helpers. All behaviour lives in Rust (see ipvs_rs_main.rs); the objects
+ * below only point the kernel at the Rust entry points in exports.h.
+ */
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter_ipv4.h>
+#include <linux/notifier.h>
+#include <net/genetlink.h>
+#include <net/net_namespace.h>
+#include <net/sock.h>
+#include <net/netns/generic.h>
+#include <uapi/linux/ip_vs.h>
+
+#include "../kbind/shim.h"
+#include "../kbind/exports.h"
+
+/* Parsed and range-checked in Rust (ipvs_core::config::conn_tab_bits). */
+static unsigned int conn_tab_bits = 12;
+module_param(conn_tab_bits, uint, 0444);
+MODULE_PARM_DESC(conn_tab_bits, "log2 of the connection hash table size (8..20, default 12)");
+
+unsigned int ipvs_rs_param_conn_tab_bits(void)
+{
+	return READ_ONCE(conn_tab_bits);
+}
+
+/* --- per network namespace state: one pointer, owned by Rust --- */
+
+static unsigned int ipvs_rs_net_id __read_mostly;
+
+struct pernet_operations ipvs_rs_pernet_ops = {
+	.init = ipvs_rs_net_init,
+	.exit = ipvs_rs_net_exit,
+	.id = &ipvs_rs_net_id,
+	.size = sizeof(void *),
+};
+
+void **ipvs_rs_net_slot(const struct net *net)
+{
+	return net_generic(net, ipvs_rs_net_id);
+}
+
+/*
+ * --- netfilter hooks: the same places and priorities as upstream IPVS
+ * (net/netfilter/ipvs/ip_vs_core.c, ip_vs_ops4[]) ---
+ */
+const struct nf_hook_ops ipvs_rs_nf_ops[] = {
+	/* Replies from a real server to a local client (NAT, LOCAL_IN). */
+	{ .hook = ipvs_rs_reply4, .pf = NFPROTO_IPV4,
+	  .hooknum = NF_INET_LOCAL_IN, .priority = NF_IP_PRI_NAT_SRC - 2 },
+	/* Requests to a virtual service. */
+	{ .hook = ipvs_rs_remote_request4, .pf = NFPROTO_IPV4,
+	  .hooknum = NF_INET_LOCAL_IN, .priority = NF_IP_PRI_NAT_SRC - 1 },
+	/* Replies to local clients. */
+	{ .hook = ipvs_rs_local_reply4, .pf = NFPROTO_IPV4,
+	  .hooknum = NF_INET_LOCAL_OUT, .priority = NF_IP_PRI_NAT_DST + 1 },
+	/* Requests from local clients. */
+	{ .hook = ipvs_rs_local_request4, .pf = NFPROTO_IPV4,
+	  .hooknum = NF_INET_LOCAL_OUT, .priority = NF_IP_PRI_NAT_DST + 2 },
+	/* ICMP errors about forwarded connections. */
+	{ .hook = ipvs_rs_forward_icmp4, .pf = NFPROTO_IPV4,
+	  .hooknum = NF_INET_FORWARD, .priority = 99 },
+	/* NAT replies passing through the director. */
+	{ .hook = ipvs_rs_reply4, .pf = NFPROTO_IPV4,
+	  .hooknum = NF_INET_FORWARD, .priority = 100 },
+};
+const unsigned int ipvs_rs_nf_ops_count = ARRAY_SIZE(ipvs_rs_nf_ops);
+
+/* --- generic netlink family IPVS, version 1: upstream's ABI --- */
+
+/*
+ * No attribute policy: the family has maxattr 0, so genetlink hands the raw
+ * payload to Rust, which validates it (ipvs_core::netlink). Every command
+ * needs CAP_NET_ADMIN in the caller's network namespace.
+ */
+#define IPVS_RS_DO(c)	{ .cmd = (c), .flags = GENL_UNS_ADMIN_PERM, \
+			  .doit = ipvs_rs_genl_doit }
+#define IPVS_RS_DUMP(c)	{ .cmd = (c), .flags = GENL_UNS_ADMIN_PERM, \
+			  .doit = ipvs_rs_genl_doit, .dumpit = ipvs_rs_genl_dumpit }
+
+static const struct genl_small_ops ipvs_rs_genl_ops[] = {
+	IPVS_RS_DO(IPVS_CMD_NEW_SERVICE),
+	IPVS_RS_DO(IPVS_CMD_SET_SERVICE),
+	IPVS_RS_DO(IPVS_CMD_DEL_SERVICE),
+	IPVS_RS_DUMP(IPVS_CMD_GET_SERVICE),
+	IPVS_RS_DO(IPVS_CMD_NEW_DEST),
+	IPVS_RS_DO(IPVS_CMD_SET_DEST),
+	IPVS_RS_DO(IPVS_CMD_DEL_DEST),
+	IPVS_RS_DUMP(IPVS_CMD_GET_DEST),
+	IPVS_RS_DO(IPVS_CMD_NEW_DAEMON),
+	IPVS_RS_DO(IPVS_CMD_DEL_DAEMON),
+	IPVS_RS_DUMP(IPVS_CMD_GET_DAEMON),
+	IPVS_RS_DO(IPVS_CMD_SET_CONFIG),
+	IPVS_RS_DO(IPVS_CMD_GET_CONFIG),
+	IPVS_RS_DO(IPVS_CMD_GET_INFO),
+	IPVS_RS_DO(IPVS_CMD_ZERO),
+	IPVS_RS_DO(IPVS_CMD_FLUSH),
+};
+
+struct genl_family ipvs_rs_genl_family = {
+	.name = IPVS_GENL_NAME,
+	.version = IPVS_GENL_VERSION,
+	.maxattr = 0,
+	.netnsok = true,
+	.parallel_ops = true,
+	.module = THIS_MODULE,
+	.small_ops = ipvs_rs_genl_ops,
+	.n_small_ops = ARRAY_SIZE(ipvs_rs_genl_ops),
+	.resv_start_op = IPVS_CMD_FLUSH + 1,
+};
+
+struct net *ipvs_rs_genl_info_net(const struct genl_info *info)
+{
+	return genl_info_net(info);
+}
+
+struct net *ipvs_rs_cb_net(const struct netlink_callback *cb)
+{
+	return sock_net(cb->skb->sk);
+}
+
+void ipvs_rs_extack_set_msg(struct netlink_ext_ack *extack, const char *msg)
+{
+	/*
+	 * NL_SET_ERR_MSG() without its string-literal copy: msg is a static
+	 * Rust string, valid when the ack is built after the handler returns.
+	 */
+	if (extack)
+		extack->_msg = msg;
+}
+
+int ipvs_rs_genl_reply(struct genl_info *info, u8 cmd, const void *attrs,
+		       u32 len)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = genlmsg_new(len, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(msg, info, &ipvs_rs_genl_family, 0, cmd);
+	if (!hdr || skb_tailroom(msg) < len) {
+		nlmsg_free(msg);
+		return -EMSGSIZE;
+	}
+	skb_put_data(msg, attrs, len);
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+}
+
+int ipvs_rs_genl_dump_put(struct sk_buff *skb, struct netlink_callback *cb,
+			  u8 cmd, const void *attrs, u32 len)
+{
+	void *hdr;
+
+	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+			  &ipvs_rs_genl_family, NLM_F_MULTI, cmd);
+	if (!hdr)
+		return -EMSGSIZE;
+	if (skb_tailroom(skb) < len) {
+		genlmsg_cancel(skb, hdr);
+		return -EMSGSIZE;
+	}
+	skb_put_data(skb, attrs, len);
+	genlmsg_end(skb, hdr);
+	return 0;
+}
+
+/* --- refusing upstream ip_vs while loaded --- */
+
+struct notifier_block ipvs_rs_module_nb = {
+	.notifier_call = ipvs_rs_module_notify,
+};
+
+const char *ipvs_rs_module_name(const struct module *mod)
+{
+	return mod->name;
+}

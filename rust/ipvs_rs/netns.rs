@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Per network namespace state, like upstream's `struct netns_ipvs`.
+//!
+//! The shim registers a pernet subsystem with one pointer of storage per
+//! namespace; `ipvs_rs_net_init` puts a boxed [`NetState`] there and
+//! registers the netfilter hooks, `ipvs_rs_net_exit` undoes both.
+
+use crate::kbind::bindings;
+use crate::kbind::netns::NetRef;
+use core::ffi::c_int;
+use core::sync::atomic::{AtomicU32, Ordering};
+use ipvs_core::config::{self, Timeouts};
+use kernel::error::{to_result, Result};
+use kernel::prelude::*;
+
+/// `conn_tab_bits` after validation, set once at module init.
+static CONN_TAB_BITS: AtomicU32 = AtomicU32::new(config::CONN_TAB_BITS_DEFAULT);
+
+/// Reads and validates the module parameters (before any namespace exists).
+pub(crate) fn configure_from_params() {
+    // SAFETY: plain read of a module parameter through the shim.
+    let requested = unsafe { bindings::ipvs_rs_param_conn_tab_bits() };
+    let bits = config::conn_tab_bits(requested).unwrap_or_else(|default| {
+        pr_warn!(
+            "conn_tab_bits={} out of range {}..{}, using {}\n",
+            requested,
+            config::CONN_TAB_BITS_MIN,
+            config::CONN_TAB_BITS_MAX,
+            default
+        );
+        default
+    });
+    CONN_TAB_BITS.store(bits, Ordering::Relaxed);
+}
+
+/// Number of connection table buckets per namespace.
+pub(crate) fn conn_tab_size() -> u32 {
+    config::conn_tab_size(CONN_TAB_BITS.load(Ordering::Relaxed))
+}
+
+/// The timeouts `ipvsadm --set` manages, readable without a lock.
+pub(crate) struct AtomicTimeouts {
+    tcp: AtomicU32,
+    tcp_fin: AtomicU32,
+    udp: AtomicU32,
+}
+
+impl AtomicTimeouts {
+    fn new(t: Timeouts) -> Self {
+        Self {
+            tcp: AtomicU32::new(t.tcp),
+            tcp_fin: AtomicU32::new(t.tcp_fin),
+            udp: AtomicU32::new(t.udp),
+        }
+    }
+
+    /// A snapshot of the current values.
+    pub(crate) fn get(&self) -> Timeouts {
+        Timeouts {
+            tcp: self.tcp.load(Ordering::Relaxed),
+            tcp_fin: self.tcp_fin.load(Ordering::Relaxed),
+            udp: self.udp.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Everything `ipvs_rs` keeps for one network namespace.
+pub(crate) struct NetState {
+    /// Connection table buckets (fixed for the namespace's life).
+    pub(crate) conn_tab_size: u32,
+    /// Global timeouts.
+    pub(crate) timeouts: AtomicTimeouts,
+}
+
+impl NetState {
+    /// The state of `net`, if `ipvs_rs` has set it up.
+    pub(crate) fn get<'a>(net: NetRef<'a>) -> Option<&'a NetState> {
+        // SAFETY: the slot holds NULL or a pointer from KBox::into_raw in
+        // ipvs_rs_net_init, freed only in ipvs_rs_net_exit once the
+        // namespace is dead, i.e. after every caller holding `net` is gone.
+        unsafe { (*net.slot()).cast::<NetState>().as_ref() }
+    }
+}
+
+/// The registered pernet subsystem.
+pub(crate) struct Registration;
+
+impl Registration {
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: the ops are a static of the shim; unregistered in drop.
+        to_result(unsafe {
+            bindings::register_pernet_subsys(core::ptr::addr_of_mut!(bindings::ipvs_rs_pernet_ops))
+        })?;
+        Ok(Self)
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        // SAFETY: registered in new(); runs ipvs_rs_net_exit for every namespace.
+        unsafe {
+            bindings::unregister_pernet_subsys(core::ptr::addr_of_mut!(bindings::ipvs_rs_pernet_ops))
+        };
+    }
+}
+
+fn register_hooks(net: NetRef<'_>) -> Result {
+    // SAFETY: the ops array is a static of the shim with
+    // ipvs_rs_nf_ops_count entries; unregistered in ipvs_rs_net_exit.
+    to_result(unsafe {
+        bindings::nf_register_net_hooks(
+            net.as_ptr(),
+            bindings::ipvs_rs_nf_ops.as_ptr(),
+            bindings::ipvs_rs_nf_ops_count,
+        )
+    })
+}
+
+fn unregister_hooks(net: NetRef<'_>) {
+    // SAFETY: registered for this namespace by ipvs_rs_net_init.
+    unsafe {
+        bindings::nf_unregister_net_hooks(
+            net.as_ptr(),
+            bindings::ipvs_rs_nf_ops.as_ptr(),
+            bindings::ipvs_rs_nf_ops_count,
+        )
+    };
+    // A hook may still run on another CPU; wait for it before the state
+    // it reads goes away.
+    // SAFETY: process context, no locks held.
+    unsafe { bindings::synchronize_net() };
+}
+
+fn net_init(net: NetRef<'_>) -> Result {
+    let state = KBox::new(
+        NetState {
+            conn_tab_size: conn_tab_size(),
+            timeouts: AtomicTimeouts::new(Timeouts::DEFAULT),
+        },
+        GFP_KERNEL,
+    )?;
+    // SAFETY: the slot is ours and NULL until now; hooks see the state as
+    // soon as they are registered, so store it first.
+    unsafe { *net.slot() = KBox::into_raw(state).cast() };
+    if let Err(e) = register_hooks(net) {
+        free_state(net);
+        return Err(e);
+    }
+    Ok(())
+}
+
+fn free_state(net: NetRef<'_>) {
+    // SAFETY: the slot holds NULL or a pointer from KBox::into_raw; nothing
+    // else can reach it (no hooks registered, namespace going away).
+    let raw = unsafe { core::ptr::replace(net.slot(), core::ptr::null_mut()) };
+    if !raw.is_null() {
+        // SAFETY: from KBox::into_raw in net_init, not freed before.
+        drop(unsafe { KBox::from_raw(raw.cast::<NetState>()) });
+    }
+}
+
+/// pernet `init`: sets up `ipvs_rs` in a new namespace.
+///
+/// # Safety
+///
+/// Called by the pernet core with a namespace being created.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn ipvs_rs_net_init(net: *mut bindings::net) -> c_int {
+    // SAFETY: the pernet core keeps the namespace alive during init.
+    let net = unsafe { NetRef::new(net) };
+    match net_init(net) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// pernet `exit`: tears `ipvs_rs` down in a dying namespace.
+///
+/// # Safety
+///
+/// Called by the pernet core with a namespace whose init succeeded.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn ipvs_rs_net_exit(net: *mut bindings::net) {
+    // SAFETY: the pernet core keeps the namespace alive during exit.
+    let net = unsafe { NetRef::new(net) };
+    unregister_hooks(net);
+    free_state(net);
+}

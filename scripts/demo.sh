@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# `make demo`, inside the test VM: build the client / director / real-server
+# topology, load ipvs_rs in it and show what works so far.
+set -u
+repo=$(cd "$(dirname "$0")/.." && pwd)
+source "$repo/selftests/lib.sh"
+source "$repo/selftests/topology.sh"
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+run() { printf '$ %s\n' "$*"; "$@"; }
+
+unload_all
+step "Topology: client, director (VIP $VIP) and three real servers in namespaces"
+topo_lvs 3 || exit 1
+for ns in "$client" "$director" "${RS_NS[@]}"; do
+	printf '  %-18s %s\n' "${ns%%-*}" "$(ip -n "$ns" -4 -br addr show | awk '$1 != "lo" {print $1, $3, $4}' | tr '\n' ' ')"
+done
+
+step "Reachability: client -> VIP, director -> real servers"
+run ip netns exec "$client" ping -c1 -W2 "$VIP" | grep -E 'bytes from|loss'
+for i in 1 2 3; do
+	run ip netns exec "$director" ping -c1 -W2 "$(rs_ip "$i")" | grep -E 'loss'
+done
+
+step "Load ipvs_rs (refuses to coexist with upstream ip_vs)"
+run insmod "$IPVS_RS_KO" || exit 1
+dmesg | grep 'ipvs_rs:' | tail -n1
+
+step "Stock ipvsadm talks to it over the upstream IPVS netlink ABI (in the director namespace)"
+run ip netns exec "$director" ipvsadm -L -n
+run ip netns exec "$director" ipvsadm -L --timeout
+
+step "ipvsctl: human and JSON"
+run ip netns exec "$director" ipvsctl info
+run ip netns exec "$director" ipvsctl --json info
+echo
+
+step "Netfilter hooks registered in the director namespace (upstream IPVS's places)"
+run ip netns exec "$director" nft list hooks ip | grep -E 'hook|ipvs_rs'
+
+step "Upstream ip_vs is refused while ipvs_rs is loaded"
+run modprobe ip_vs
+dmesg | grep 'refusing' | tail -n1
+
+step "Unload"
+run rmmod ipvs_rs
+cleanup_ns
+echo
+echo "Virtual services and forwarding arrive with the data-plane work (see README)."

@@ -1,0 +1,65 @@
+# shellcheck shell=bash
+# Common settings for the build and test scripts. Source it; do not run it.
+#
+# Everything that identifies a toolchain or a cache lives here, so the
+# kernel build, the module build and the VM runner agree on it.
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# Pinned tools (see README "Toolchain").
+BINDGEN_VERSION=0.72.1
+VNG_VERSION=1.42
+KERNEL_SERIES=6.12
+KERNEL_TARBALL=/usr/src/linux-source-${KERNEL_SERIES}.tar.xz
+
+# The kernel must be built with Debian's rustc (it ships rust-src); the
+# rustup toolchain on PATH cannot build kernel Rust. Every module build
+# must use the very same rustc, or it cannot read the kernel's crates.
+KRUSTC=${KRUSTC:-/usr/bin/rustc}
+CARGO_HOME=${CARGO_HOME:-$HOME/.cargo}
+BINDGEN=${BINDGEN:-$CARGO_HOME/bin/bindgen}
+export PATH="$CARGO_HOME/bin:$HOME/.local/bin:$PATH"
+
+# Kernel build cache: outside the work tree, survives clones.
+IPVS_RS_CACHE=${IPVS_RS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ipvs_rs}
+
+# KCONFIG=debug adds kernel/config/debug.config on top of base.config.
+KCONFIG=${KCONFIG:-base}
+
+die() { echo "error: $*" >&2; exit 1; }
+log() { echo ">>> $*" >&2; }
+
+# Fragments applied for the selected KCONFIG, in order.
+kernel_fragments() {
+	echo "$REPO/kernel/config/base.config"
+	case "$KCONFIG" in
+	base) ;;
+	debug) echo "$REPO/kernel/config/debug.config" ;;
+	*) die "unknown KCONFIG=$KCONFIG (base or debug)" ;;
+	esac
+}
+
+# Bump when the way the kernel is built changes in a way the inputs below
+# do not capture.
+KERNEL_RECIPE=1
+
+# The cache key: kernel source version, config fragments, toolchain versions.
+kernel_key() {
+	{
+		echo "recipe $KERNEL_RECIPE"
+		dpkg-query -W -f='${Version}\n' "linux-source-$KERNEL_SERIES"
+		for f in $(kernel_fragments); do cat "$f"; done
+		"$KRUSTC" --version
+		"$BINDGEN" --version
+		gcc --version | head -n1
+	} | sha256sum | cut -c1-16
+}
+
+kernel_dir() {
+	echo "$IPVS_RS_CACHE/kernel/$KERNEL_SERIES-$KCONFIG-$(kernel_key)"
+}
+
+# Arguments every kbuild invocation (kernel and modules) must share.
+kbuild_args() {
+	echo "RUSTC=$KRUSTC BINDGEN=$BINDGEN HOSTRUSTC=$KRUSTC"
+}

@@ -1,0 +1,130 @@
+# shellcheck shell=bash
+# SPDX-License-Identifier: GPL-2.0
+# Shared helpers for the ipvs_rs selftests, in the style of the kernel's
+# tools/testing/selftests/net/lib.sh: kselftest exit codes, namespaces that
+# are cleaned up on exit, module handling and checks. Source it.
+
+set -u
+
+# kselftest exit codes
+ksft_pass=0
+ksft_fail=1
+ksft_skip=4
+
+REPO=${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+IPVS_RS_KO=${IPVS_RS_KO:-$REPO/build/ipvs_rs.ko}
+TOA_RS_KO=${TOA_RS_KO:-$REPO/build/toa_rs.ko}
+export PATH="$REPO/build/bin:/usr/sbin:/sbin:$PATH"
+
+RET=0          # this test's result so far
+FAILED_MSG=""  # what failed
+
+# Log a check result: check_ok "what" / check_fail "what".
+log_info() { echo "# $*"; }
+check_fail() {
+	RET=$ksft_fail
+	FAILED_MSG+="$1; "
+	echo "# FAIL: $1"
+}
+check_ok() { echo "# ok: $1"; }
+
+# check "description" command...: runs command, records pass/fail.
+check() {
+	local what=$1
+	shift
+	if "$@"; then check_ok "$what"; else check_fail "$what"; fi
+}
+
+# check_eq "description" expected actual
+check_eq() {
+	if [ "$2" == "$3" ]; then
+		check_ok "$1"
+	else
+		check_fail "$1 (expected '$2', got '$3')"
+	fi
+}
+
+# check_match "description" regex actual
+check_match() {
+	if [[ "$3" =~ $2 ]]; then
+		check_ok "$1"
+	else
+		check_fail "$1 (expected /$2/, got '$3')"
+	fi
+}
+
+require_root() {
+	[ "$(id -u)" = 0 ] || { echo "# SKIP: needs root"; exit $ksft_skip; }
+}
+
+require_cmd() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null || { echo "# SKIP: $c not installed"; exit $ksft_skip; }
+	done
+}
+
+# --- namespaces -------------------------------------------------------------
+
+NS_LIST=()
+
+# setup_ns VAR...: create uniquely named namespaces, store names in VARs.
+setup_ns() {
+	local var name
+	for var in "$@"; do
+		name="${var}-$(mktemp -u XXXXXX)"
+		ip netns add "$name" || return 1
+		ip -n "$name" link set lo up
+		NS_LIST+=("$name")
+		printf -v "$var" '%s' "$name"
+	done
+}
+
+cleanup_ns() {
+	local ns
+	for ns in "${NS_LIST[@]}"; do
+		ip netns del "$ns" 2>/dev/null
+	done
+	NS_LIST=()
+}
+
+# --- modules -----------------------------------------------------------------
+
+module_loaded() { grep -q "^$1 " /proc/modules; }
+
+# Unload everything a test may have left: ipvs_rs, toa_rs, upstream IPVS.
+unload_all() {
+	local m
+	for m in ipvs_rs toa_rs; do
+		module_loaded "$m" && rmmod "$m"
+	done
+	for m in $(awk '$1 ~ /^ip_vs/ {print $1}' /proc/modules); do
+		[ "$m" = ip_vs ] || modprobe -r "$m" 2>/dev/null
+	done
+	module_loaded ip_vs && modprobe -r ip_vs
+	return 0
+}
+
+load_ipvs_rs() { insmod "$IPVS_RS_KO" "$@"; }
+
+# Hook functions registered in the current namespace for family ip.
+nf_hooks() { nft list hooks ip 2>/dev/null; }
+
+# Whether the generic netlink family $1 is registered.
+genl_family_exists() { genl ctrl get name "$1" >/dev/null 2>&1; }
+
+cleanup() {
+	cleanup_ns
+	unload_all
+}
+trap cleanup EXIT
+
+# End the test with its result.
+exit_test() {
+	if [ "$RET" = 0 ]; then
+		echo "# PASS"
+	else
+		echo "# FAILED: $FAILED_MSG"
+	fi
+	exit "$RET"
+}

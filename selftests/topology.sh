@@ -1,0 +1,51 @@
+# shellcheck shell=bash
+# SPDX-License-Identifier: GPL-2.0
+# The LVS test topology, built from network namespaces and veth pairs.
+# Source after lib.sh.
+#
+#   client 10.0.1.2 ---- 10.0.1.1 director 10.0.2.1 (br0) ---- rsN 10.0.2.(10+N)
+#                         VIP 10.0.1.100
+#
+# The client reaches the director directly; the real servers sit on a
+# bridge inside the director namespace (one L2 segment, as DR needs) and
+# route through the director (as NAT needs).
+
+VIP=10.0.1.100
+CLIENT_IP=10.0.1.2
+DIR_CLIENT_IP=10.0.1.1
+DIR_RS_IP=10.0.2.1
+
+rs_ip() { echo "10.0.2.$((10 + $1))"; }
+
+# topo_lvs N: creates client, director and rs1..rsN; sets $client,
+# $director and the array RS_NS.
+topo_lvs() {
+	local n=$1 i
+	setup_ns client director || return 1
+	RS_NS=()
+
+	ip link add c0 netns "$client" type veth peer name d0 netns "$director"
+	ip -n "$client" addr add "$CLIENT_IP/24" dev c0
+	ip -n "$client" link set c0 up
+	ip -n "$client" route add default via "$DIR_CLIENT_IP"
+
+	ip -n "$director" addr add "$DIR_CLIENT_IP/24" dev d0
+	ip -n "$director" addr add "$VIP/32" dev d0
+	ip -n "$director" link set d0 up
+	ip -n "$director" link add br0 type bridge
+	ip -n "$director" addr add "$DIR_RS_IP/24" dev br0
+	ip -n "$director" link set br0 up
+	ip netns exec "$director" sysctl -qw net.ipv4.ip_forward=1
+
+	for i in $(seq "$n"); do
+		local ns
+		setup_ns "rs$i" || return 1
+		ns=$(eval echo "\$rs$i")
+		RS_NS+=("$ns")
+		ip link add e0 netns "$ns" type veth peer name "r$i" netns "$director"
+		ip -n "$director" link set "r$i" master br0 up
+		ip -n "$ns" addr add "$(rs_ip "$i")/24" dev e0
+		ip -n "$ns" link set e0 up
+		ip -n "$ns" route add default via "$DIR_RS_IP"
+	done
+}
