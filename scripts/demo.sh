@@ -8,7 +8,7 @@ source "$repo/selftests/lib.sh"
 source "$repo/selftests/topology.sh"
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
-run() { printf '$ %s\n' "$*"; "$@"; }
+run() { printf '$ %s\n' "$*" >&2; "$@"; }
 
 unload_all
 step "Topology: client, director (VIP $VIP) and three real servers in namespaces"

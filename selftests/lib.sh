@@ -35,6 +35,13 @@ check() {
 	if "$@"; then check_ok "$what"; else check_fail "$what"; fi
 }
 
+# check_not "description" command...: passes if command fails.
+check_not() {
+	local what=$1
+	shift
+	if "$@"; then check_fail "$what"; else check_ok "$what"; fi
+}
+
 # check_eq "description" expected actual
 check_eq() {
 	if [ "$2" == "$3" ]; then
@@ -110,6 +117,15 @@ load_ipvs_rs() { insmod "$IPVS_RS_KO" "$@"; }
 # Hook functions registered in the current namespace for family ip.
 nf_hooks() { nft list hooks ip 2>/dev/null; }
 
+# The priorities of ipvs_rs's hooks per hook point, e.g.
+# "input:98,99 forward:99,100 output:-99,-98".
+ipvs_rs_hook_prios() {
+	nf_hooks | awk '
+		/hook [a-z]+ \{/ { h = $2 }
+		/ipvs_rs_/ { p[h] = p[h] (p[h] ? "," : "") ($1 + 0) }
+		END { printf "input:%s forward:%s output:%s", p["input"], p["forward"], p["output"] }'
+}
+
 # Whether the generic netlink family $1 is registered.
 genl_family_exists() { genl ctrl get name "$1" >/dev/null 2>&1; }
 
@@ -128,3 +144,12 @@ exit_test() {
 	fi
 	exit "$RET"
 }
+
+# Accessing the IPVS netlink family while no module provides it makes the
+# kernel autoload upstream ip_vs (MODULE_ALIAS_GENL_FAMILY). Tests load
+# what they want explicitly, so block alias-based loading of ip_vs in the
+# guest (explicit `modprobe ip_vs` still works). /etc is a throwaway
+# overlay in the VM.
+if [ "${IPVS_RS_IN_VM:-0}" = 1 ] && [ -d /etc/modprobe.d ]; then
+	echo "blacklist ip_vs" >/etc/modprobe.d/ipvs_rs-selftests.conf
+fi

@@ -35,9 +35,9 @@ log_info "kmalloc objects before $before, after $after"
 # A leak of even one object per cycle would show as >= $CYCLES.
 check "no kmalloc growth proportional to cycles (growth $growth)" [ "$growth" -lt $((CYCLES / 2)) ]
 
-check "ipvs_rs not in /proc/modules" ! module_loaded ipvs_rs
-check "toa_rs not in /proc/modules" ! module_loaded toa_rs
-check "IPVS netlink family gone" ! genl_family_exists IPVS
+check_not "ipvs_rs not in /proc/modules" module_loaded ipvs_rs
+check_not "toa_rs not in /proc/modules" module_loaded toa_rs
+check_not "IPVS netlink family gone" genl_family_exists IPVS
 check "no ipvs_rs netfilter hooks left" bash -c '! nft list hooks ip | grep -q ipvs_rs'
 
 # Loaded: the family and the six hooks are there, at upstream's priorities.
@@ -45,7 +45,8 @@ load_ipvs_rs
 check "IPVS netlink family registered" genl_family_exists IPVS
 hooks=$(nf_hooks)
 check_eq "six ipvs_rs hooks registered" 6 "$(grep -c 'ipvs_rs_' <<<"$hooks")"
-check_match "LOCAL_IN request hook at NAT_SRC-1" "-0000000099 ipvs_rs_remote_request4|99 ipvs_rs_remote_request4" "$(grep remote_request4 <<<"$hooks" | tr -s ' ')"
+# NF_IP_PRI_NAT_SRC - 2/- 1, NF_IP_PRI_NAT_DST + 1/+ 2, 99 and 100.
+check_eq "hook priorities as upstream ip_vs_ops4[]" "input:98,99 forward:99,100 output:-99,-98" "$(ipvs_rs_hook_prios)"
 rmmod ipvs_rs
 
 # conn_tab_bits: honoured within 8..20, else the default with a warning.

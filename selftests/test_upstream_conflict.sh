@@ -15,7 +15,7 @@ err=$(insmod "$IPVS_RS_KO" 2>&1)
 check "insmod ipvs_rs fails while ip_vs is loaded" [ $? != 0 ]
 check_match "insmod reports EEXIST" "File exists" "$err"
 check "kernel log explains the refusal" bash -c 'dmesg | grep -q "ipvs_rs: generic netlink family IPVS is already registered: upstream ip_vs is loaded"'
-check "ipvs_rs not left loaded" ! module_loaded ipvs_rs
+check_not "ipvs_rs not left loaded" module_loaded ipvs_rs
 check "no ipvs_rs hooks left behind" bash -c '! nft list hooks ip | grep -q ipvs_rs'
 check "upstream ip_vs still answers" bash -c 'ipvsadm -L -n | grep -q "IP Virtual Server version"'
 unload_all
@@ -27,7 +27,7 @@ err=$(modprobe ip_vs 2>&1)
 check "modprobe ip_vs fails while ipvs_rs is loaded" [ $? != 0 ]
 check_match "modprobe reports EBUSY" "busy" "$err"
 check "kernel log explains the refusal" bash -c "dmesg | grep -q 'ipvs_rs: refusing to load \"ip_vs\"'"
-check "ip_vs not left loaded" ! module_loaded ip_vs
+check_not "ip_vs not left loaded" module_loaded ip_vs
 check_eq "ipvs_rs still answers" "IP Virtual Server version 1.2.1 (size=4096)" "$(ipvsadm -L -n | head -n1)"
 rmmod ipvs_rs
 

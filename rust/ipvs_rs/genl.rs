@@ -41,9 +41,7 @@ impl Drop for Registration {
     fn drop(&mut self) {
         // SAFETY: registered in new(). Waits for running handlers.
         unsafe {
-            bindings::genl_unregister_family(core::ptr::addr_of_mut!(
-                bindings::ipvs_rs_genl_family
-            ))
+            bindings::genl_unregister_family(core::ptr::addr_of_mut!(bindings::ipvs_rs_genl_family))
         };
     }
 }

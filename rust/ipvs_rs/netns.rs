@@ -99,7 +99,9 @@ impl Drop for Registration {
     fn drop(&mut self) {
         // SAFETY: registered in new(); runs ipvs_rs_net_exit for every namespace.
         unsafe {
-            bindings::unregister_pernet_subsys(core::ptr::addr_of_mut!(bindings::ipvs_rs_pernet_ops))
+            bindings::unregister_pernet_subsys(core::ptr::addr_of_mut!(
+                bindings::ipvs_rs_pernet_ops
+            ))
         };
     }
 }

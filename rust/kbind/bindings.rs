@@ -18,6 +18,7 @@
     unsafe_op_in_unsafe_fn,
     clippy::all,
     clippy::pedantic,
+    clippy::restriction,
     clippy::undocumented_unsafe_blocks
 )]
 

@@ -7,9 +7,9 @@
 //! `ipvs_core` and copied into a netlink message by the shim.
 
 use super::bindings;
+use super::error::errno;
 use super::netns::NetRef;
 use core::ffi::CStr;
-use super::error::errno;
 use kernel::error::{to_result, Result};
 
 /// `NLMSG_HDRLEN`: the aligned size of `struct nlmsghdr`.
