@@ -7,7 +7,7 @@ set -euo pipefail
 # Debian packages: kernel source and the toolchain that builds kernel Rust,
 # the emulator, and the userspace the tests drive.
 APT_PACKAGES=(
-	linux-source-6.12 rustc-web rust-web-src rust-web-clippy libclang-dev clang
+	linux-source-6.12 rustc-web rust-web-src rust-web-clippy libclang-dev clang lld llvm
 	build-essential flex bison bc libelf-dev libssl-dev cpio kmod xz-utils
 	qemu-system-x86 python3-pip
 	iproute2 iputils-ping socat ipvsadm keepalived tcpdump python3-scapy

@@ -51,7 +51,7 @@ kernel_key() {
 		for f in $(kernel_fragments); do cat "$f"; done
 		"$KRUSTC" --version
 		"$BINDGEN" --version
-		gcc --version | head -n1
+		if [ "$KCONFIG" = debug ]; then clang --version | head -n1; else gcc --version | head -n1; fi
 	} | sha256sum | cut -c1-16
 }
 
@@ -60,6 +60,9 @@ kernel_dir() {
 }
 
 # Arguments every kbuild invocation (kernel and modules) must share.
+# The debug kernel is built with clang (LLVM=1): Rust and KASAN together
+# need it (init/Kconfig: RUST depends on !KASAN || CC_IS_CLANG).
 kbuild_args() {
 	echo "RUSTC=$KRUSTC BINDGEN=$BINDGEN HOSTRUSTC=$KRUSTC"
+	[ "$KCONFIG" != debug ] || echo "LLVM=1"
 }
