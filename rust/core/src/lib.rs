@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod addr;
 pub mod config;
 pub mod netlink;
 pub mod toa;
