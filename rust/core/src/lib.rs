@@ -16,6 +16,10 @@
 
 pub mod addr;
 pub mod config;
+pub mod control;
+pub mod errno;
 pub mod netlink;
+pub mod service;
+pub mod stats;
 pub mod toa;
 pub mod version;

@@ -294,6 +294,11 @@ impl<'a> AttrWriter<'a> {
         self.put(kind, &v.to_ne_bytes())
     }
 
+    /// Appends a network-order `u32` attribute (`v` in host order).
+    pub fn put_be32(&mut self, kind: u16, v: u32) -> Result<(), WriteError> {
+        self.put(kind, &v.to_be_bytes())
+    }
+
     /// Appends a host-order `u64` attribute.
     pub fn put_u64(&mut self, kind: u16, v: u64) -> Result<(), WriteError> {
         self.put(kind, &v.to_ne_bytes())
@@ -315,6 +320,14 @@ impl<'a> AttrWriter<'a> {
     pub fn nest_start(&mut self, kind: u16) -> Result<Nest, WriteError> {
         let start = self.len;
         self.header(kind | NLA_F_NESTED, 0)?;
+        Ok(Nest(start))
+    }
+
+    /// Opens a nested attribute without `NLA_F_NESTED`, as upstream IPVS's
+    /// replies do (`nla_nest_start_noflag`).
+    pub fn nest_start_noflag(&mut self, kind: u16) -> Result<Nest, WriteError> {
+        let start = self.len;
+        self.header(kind, 0)?;
         Ok(Nest(start))
     }
 

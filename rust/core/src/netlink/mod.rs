@@ -7,5 +7,6 @@
 
 pub mod attr;
 pub mod ipvs;
+pub mod service;
 
 pub use attr::{Attr, AttrError, AttrWriter, Attrs, WriteError};
