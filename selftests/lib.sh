@@ -105,6 +105,8 @@ unload_all() {
 	for m in ipvs_rs toa_rs; do
 		module_loaded "$m" && rmmod "$m"
 	done
+	# Upstream's schedulers stay in use while services exist.
+	module_loaded ip_vs && ipvsadm -C 2>/dev/null
 	for m in $(awk '$1 ~ /^ip_vs/ {print $1}' /proc/modules); do
 		[ "$m" = ip_vs ] || modprobe -r "$m" 2>/dev/null
 	done

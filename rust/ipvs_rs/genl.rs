@@ -1,17 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The generic netlink family `IPVS` (upstream's ABI) and its handlers.
 //!
-//! Requests are decoded and replies encoded by `ipvs_core::netlink`; this
-//! file maps commands to the namespace's state and errors to errno plus an
-//! extended ack message.
+//! Requests are decoded and replies encoded by `ipvs_core::netlink`, write
+//! commands executed by `ipvs_core::control` on the namespace's table
+//! (`services.rs`); this file takes the locks, runs dumps, and maps errors
+//! to errno plus an extended ack message.
 
 use crate::kbind::bindings;
 use crate::kbind::error::errno;
 use crate::kbind::genl::{Dump, Request};
+use crate::kbind::netns::NetRef;
 use crate::netns::NetState;
+use crate::services::ControlTable;
 use core::ffi::{c_int, CStr};
+use ipvs_core::control;
+use ipvs_core::errno::{Errno, Error as CoreError};
 use ipvs_core::netlink::ipvs::{cmd, encode_timeouts, Info};
-use ipvs_core::netlink::AttrWriter;
+use ipvs_core::netlink::service::{decode_service, encode_dest, encode_service, CmdAttrs};
+use ipvs_core::netlink::{AttrWriter, WriteError};
 use ipvs_core::version::IPVS_VERSION_CODE;
 use kernel::error::{to_result, Error, Result};
 use kernel::prelude::*;
@@ -57,38 +63,73 @@ impl From<Error> for CmdError {
     }
 }
 
-/// Largest reply of a non-dump command.
-const REPLY_MAX: usize = 128;
+impl From<CoreError> for CmdError {
+    fn from(e: CoreError) -> Self {
+        CmdError(errno_of(e.errno), e.msg)
+    }
+}
 
-fn state<'a>(req: &'a Request<'_>) -> core::result::Result<&'a NetState, CmdError> {
-    NetState::get(req.net()).ok_or(CmdError(
+fn errno_of(e: Errno) -> Error {
+    Error::from_errno(-e.code())
+}
+
+/// Largest reply of a non-dump command, and of one dump entry: a service
+/// with both statistics nests is about 350 bytes.
+const ENTRY_MAX: usize = 512;
+
+fn too_big(_: WriteError) -> CmdError {
+    CmdError(errno(bindings::EMSGSIZE), c"ipvs_rs: reply too large")
+}
+
+fn state<'a>(net: NetRef<'a>) -> core::result::Result<&'a NetState, CmdError> {
+    NetState::get(net).ok_or(CmdError(
         errno(bindings::ENODEV),
         c"ipvs_rs is not set up in this network namespace",
     ))
 }
 
 fn doit(req: &mut Request<'_>) -> CmdResult {
-    let mut buf = [0u8; REPLY_MAX];
+    let st = state(req.net())?;
+    let mut buf = [0u8; ENTRY_MAX];
     let mut w = AttrWriter::new(&mut buf);
-    let too_big = || CmdError(errno(bindings::EMSGSIZE), c"ipvs_rs: reply too large");
     let reply_cmd = match req.cmd() {
         cmd::GET_INFO => {
             let info = Info {
                 version: IPVS_VERSION_CODE,
-                conn_tab_size: state(req)?.conn_tab_size,
+                conn_tab_size: st.conn_tab_size,
             };
-            info.encode(&mut w).map_err(|_| too_big())?;
+            info.encode(&mut w).map_err(too_big)?;
             cmd::SET_INFO
         }
         cmd::GET_CONFIG => {
-            encode_timeouts(&state(req)?.timeouts.get(), &mut w).map_err(|_| too_big())?;
+            encode_timeouts(&st.timeouts.get(), &mut w).map_err(too_big)?;
             cmd::SET_CONFIG
         }
-        _ => {
+        cmd::GET_SERVICE => {
+            let attrs = CmdAttrs::parse(req.attrs())?;
+            let key = decode_service(attrs.service, false)?.key;
+            let services = st.services.lock();
+            let svc = services.find(&key).ok_or(CmdError(
+                errno_of(Errno::Esrch),
+                c"IPVS_CMD_ATTR_SERVICE: no such service",
+            ))?;
+            encode_service(&mut w, &svc.key, &svc.conf, &svc.stats).map_err(too_big)?;
+            cmd::NEW_SERVICE
+        }
+        cmd::GET_DEST | cmd::GET_DAEMON => {
             return Err(CmdError(
                 errno(bindings::EOPNOTSUPP),
-                c"ipvs_rs: this IPVS command is not implemented yet",
+                c"ipvs_rs: this command is a dump (NLM_F_DUMP)",
             ))
+        }
+        command => {
+            let mut services = st.services.lock();
+            let mut table = ControlTable {
+                services: &mut services,
+                timeouts: &st.timeouts,
+            };
+            control::execute(&mut table, command, req.attrs())?;
+            return Ok(());
         }
     };
     req.reply(reply_cmd, w.as_bytes())?;
@@ -116,6 +157,60 @@ pub(crate) unsafe extern "C" fn ipvs_rs_genl_doit(
     }
 }
 
+/// Dumps entries from `cursor[0]` on; `put` encodes entry `i` or says there
+/// is none. Returns the `dumpit` value.
+fn dump_from(
+    dump: &mut Dump<'_>,
+    reply_cmd: u8,
+    mut put: impl FnMut(usize, &mut AttrWriter<'_>) -> Option<core::result::Result<(), WriteError>>,
+) -> core::result::Result<bool, c_int> {
+    let mut i = usize::try_from(dump.cursor()[0]).unwrap_or(0);
+    loop {
+        let mut buf = [0u8; ENTRY_MAX];
+        let mut w = AttrWriter::new(&mut buf);
+        match put(i, &mut w) {
+            None => return Ok(true),
+            Some(Err(_)) => return Err(errno(bindings::EMSGSIZE).to_errno()),
+            Some(Ok(())) => {}
+        }
+        if dump.put(reply_cmd, w.as_bytes()).is_err() {
+            dump.cursor()[0] = i as kernel::ffi::c_long;
+            return Ok(false);
+        }
+        i += 1;
+    }
+}
+
+fn dumpit(dump: &mut Dump<'_>) -> core::result::Result<bool, c_int> {
+    let st = NetState::get(dump.net()).ok_or(errno(bindings::ENODEV).to_errno())?;
+    match dump.cmd() {
+        cmd::GET_SERVICE => {
+            let services = st.services.lock();
+            dump_from(dump, cmd::NEW_SERVICE, |i, w| {
+                let s = services.list.as_slice().get(i)?;
+                Some(encode_service(w, &s.key, &s.conf, &s.stats))
+            })
+        }
+        cmd::GET_DEST => {
+            // Like upstream: an unknown or missing service dumps nothing.
+            let key = CmdAttrs::parse(dump.attrs())
+                .and_then(|a| decode_service(a.service, false))
+                .map(|r| r.key);
+            let services = st.services.lock();
+            let Some(svc) = key.ok().and_then(|k| services.find(&k)) else {
+                return Ok(true);
+            };
+            dump_from(dump, cmd::NEW_DEST, |i, w| {
+                let d = svc.dests.as_slice().get(i)?;
+                Some(encode_dest(w, &d.key, &d.conf, &d.conns, &d.stats))
+            })
+        }
+        // No sync daemons run.
+        cmd::GET_DAEMON => Ok(true),
+        _ => Err(errno(bindings::EOPNOTSUPP).to_errno()),
+    }
+}
+
 /// genetlink `dumpit` for the table commands.
 ///
 /// # Safety
@@ -127,11 +222,9 @@ pub(crate) unsafe extern "C" fn ipvs_rs_genl_dumpit(
     cb: *mut bindings::netlink_callback,
 ) -> c_int {
     // SAFETY: genetlink passes the skb and callback of this dumpit call.
-    let dump = unsafe { Dump::from_raw(skb, cb) };
-    match dump.cmd() {
-        // No services, real servers or sync daemons exist yet: the tables
-        // are empty and the dump is complete.
-        cmd::GET_SERVICE | cmd::GET_DEST | cmd::GET_DAEMON => dump.finish(true),
-        _ => errno(bindings::EOPNOTSUPP).to_errno(),
+    let mut dump = unsafe { Dump::from_raw(skb, cb) };
+    match dumpit(&mut dump) {
+        Ok(complete) => dump.finish(complete),
+        Err(e) => e,
     }
 }

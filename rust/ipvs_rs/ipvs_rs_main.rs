@@ -10,6 +10,7 @@
 //! - `netns.rs`: per-namespace state and its netfilter hooks.
 //! - `hooks.rs`: the netfilter hook entry points.
 //! - `genl.rs`: the generic netlink family and its command handlers.
+//! - `services.rs`: the service table the control plane edits.
 
 // Module code never panics on input (checked by clippy-driver: the module
 // build runs with CLIPPY=1), and every unsafe block says why it is sound.
@@ -30,6 +31,7 @@ mod genl;
 mod guard;
 mod hooks;
 mod netns;
+mod services;
 
 module! {
     type: IpvsRs,

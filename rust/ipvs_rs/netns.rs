@@ -8,10 +8,14 @@
 use crate::kbind::bindings;
 use crate::kbind::netns::NetRef;
 use core::ffi::c_int;
+use core::pin::Pin;
 use core::sync::atomic::{AtomicU32, Ordering};
 use ipvs_core::config::{self, Timeouts};
 use kernel::error::{to_result, Result};
+use crate::services::Services;
+use kernel::new_mutex;
 use kernel::prelude::*;
+use kernel::sync::Mutex;
 
 /// `conn_tab_bits` after validation, set once at module init.
 static CONN_TAB_BITS: AtomicU32 = AtomicU32::new(config::CONN_TAB_BITS_DEFAULT);
@@ -54,6 +58,16 @@ impl AtomicTimeouts {
         }
     }
 
+    /// Sets the values given (`None`: unchanged).
+    pub(crate) fn set(&self, t: [Option<u32>; 3]) {
+        let [tcp, tcp_fin, udp] = t;
+        for (cell, v) in [(&self.tcp, tcp), (&self.tcp_fin, tcp_fin), (&self.udp, udp)] {
+            if let Some(v) = v {
+                cell.store(v, Ordering::Relaxed);
+            }
+        }
+    }
+
     /// A snapshot of the current values.
     pub(crate) fn get(&self) -> Timeouts {
         Timeouts {
@@ -65,11 +79,15 @@ impl AtomicTimeouts {
 }
 
 /// Everything `ipvs_rs` keeps for one network namespace.
+#[pin_data]
 pub(crate) struct NetState {
     /// Connection table buckets (fixed for the namespace's life).
     pub(crate) conn_tab_size: u32,
     /// Global timeouts.
     pub(crate) timeouts: AtomicTimeouts,
+    /// The service table; the control plane's lock.
+    #[pin]
+    pub(crate) services: Mutex<Services>,
 }
 
 impl NetState {
@@ -134,16 +152,20 @@ fn unregister_hooks(net: NetRef<'_>) {
 }
 
 fn net_init(net: NetRef<'_>) -> Result {
-    let state = KBox::new(
-        NetState {
+    let state = KBox::pin_init(
+        pin_init!(NetState {
             conn_tab_size: conn_tab_size(),
             timeouts: AtomicTimeouts::new(Timeouts::DEFAULT),
-        },
+            services <- new_mutex!(Services::new(), "ipvs_rs::services"),
+        }),
         GFP_KERNEL,
     )?;
+    // SAFETY: the state is never moved out of its box: the raw pointer is
+    // only dereferenced in place and freed with KBox::from_raw.
+    let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(state) });
     // SAFETY: the slot is ours and NULL until now; hooks see the state as
     // soon as they are registered, so store it first.
-    unsafe { *net.slot() = KBox::into_raw(state).cast() };
+    unsafe { *net.slot() = raw.cast() };
     if let Err(e) = register_hooks(net) {
         free_state(net);
         return Err(e);

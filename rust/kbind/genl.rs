@@ -68,7 +68,7 @@ impl<'a> Request<'a> {
     }
 
     /// The network namespace of the requesting socket.
-    pub fn net(&self) -> NetRef<'_> {
+    pub fn net(&self) -> NetRef<'a> {
         // SAFETY: info is valid and the shim reads info->_net; the socket
         // that sent the request pins its namespace for the whole call.
         unsafe { NetRef::new(bindings::ipvs_rs_genl_info_net(&*self.info)) }
@@ -141,7 +141,7 @@ impl<'a> Dump<'a> {
     }
 
     /// The network namespace of the requesting socket.
-    pub fn net(&self) -> NetRef<'_> {
+    pub fn net(&self) -> NetRef<'a> {
         // SAFETY: cb is valid and the shim reads sock_net(cb->skb->sk); the
         // dumping socket pins its namespace for the whole dump.
         unsafe { NetRef::new(bindings::ipvs_rs_cb_net(&*self.cb)) }

@@ -8,4 +8,5 @@
 pub mod bindings;
 pub mod error;
 pub mod genl;
+pub mod kvec;
 pub mod netns;

@@ -19,6 +19,7 @@ pub mod config;
 pub mod control;
 pub mod errno;
 pub mod netlink;
+pub mod sched;
 pub mod service;
 pub mod stats;
 pub mod toa;

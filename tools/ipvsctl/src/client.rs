@@ -18,9 +18,8 @@ use std::fmt::Debug;
 use std::io::{Cursor, Read, Write};
 use std::iter::once;
 
-use ipvs_core::config::Timeouts;
-use ipvs_core::netlink::attr::{AttrError, Attrs};
-use ipvs_core::netlink::ipvs::{cmd, decode_timeouts, Info, GENL_NAME, GENL_VERSION};
+use ipvs_core::netlink::attr::AttrError;
+use ipvs_core::netlink::ipvs::{cmd, GENL_NAME, GENL_VERSION};
 use neli::consts::genl::{CtrlAttr, CtrlCmd};
 use neli::consts::nl::{GenlId, NlmF, Nlmsg, NlmsgerrAttr};
 use neli::consts::socket::NlFamily;
@@ -305,7 +304,8 @@ pub fn cmd_name(command: u8) -> &'static str {
     }
 }
 
-fn bad_attrs(request: &'static str, e: AttrError) -> Error {
+/// The error for a reply whose attributes could not be parsed.
+pub fn bad_attrs(request: &'static str, e: AttrError) -> Error {
     let reason = match e {
         AttrError::Malformed => "malformed attribute stream".to_owned(),
         AttrError::BadLength { kind } => {
@@ -314,6 +314,15 @@ fn bad_attrs(request: &'static str, e: AttrError) -> Error {
         AttrError::BadString { kind } => format!("attribute {kind} is not a valid string"),
     };
     Error::BadReply { request, reason }
+}
+
+/// Something that executes IPVS generic netlink requests: the kernel,
+/// through [`IpvsClient`], or a model of it in tests.
+pub trait Kernel {
+    /// Sends IPVS `command` with the attribute stream `attrs` (as written by
+    /// `ipvs_core`'s `AttrWriter`), as a dump request if `dump`, else as a
+    /// `do` request, and returns the attribute stream of every reply.
+    fn call(&mut self, command: u8, attrs: &[u8], dump: bool) -> Result<Vec<Vec<u8>>, Error>;
 }
 
 /// A connection to the kernel's IPVS generic netlink family.
@@ -330,32 +339,6 @@ impl IpvsClient {
             .resolve_family(GENL_NAME)?
             .ok_or(Error::FamilyNotRegistered)?;
         Ok(IpvsClient { transport, family })
-    }
-
-    /// `IPVS_CMD_GET_INFO`: version and connection table size.
-    pub fn info(&mut self) -> Result<Info, Error> {
-        let reply = self.get(cmd::GET_INFO, &[])?;
-        Info::decode(Attrs::new(&reply.attrs)).map_err(|e| bad_attrs(cmd_name(cmd::GET_INFO), e))
-    }
-
-    /// `IPVS_CMD_GET_CONFIG`: the tcp, tcpfin and udp timeouts.
-    pub fn timeouts(&mut self) -> Result<Timeouts, Error> {
-        let reply = self.get(cmd::GET_CONFIG, &[])?;
-        decode_timeouts(Attrs::new(&reply.attrs))
-            .map_err(|e| bad_attrs(cmd_name(cmd::GET_CONFIG), e))
-    }
-
-    /// Sends a `do` request whose answer is exactly one message.
-    fn get(&mut self, command: u8, attrs: &[u8]) -> Result<RawGenl, Error> {
-        let mut replies = self.request(command, attrs, false)?;
-        let count = replies.len();
-        match replies.pop() {
-            Some(reply) if count == 1 => Ok(reply),
-            _ => Err(Error::BadReply {
-                request: cmd_name(command),
-                reason: format!("{count} reply messages, expected one"),
-            }),
-        }
     }
 
     /// Sends IPVS `command` with the attribute stream `attrs` (as written
@@ -377,10 +360,38 @@ impl IpvsClient {
     }
 }
 
+impl Kernel for IpvsClient {
+    fn call(&mut self, command: u8, attrs: &[u8], dump: bool) -> Result<Vec<Vec<u8>>, Error> {
+        Ok(self
+            .request(command, attrs, dump)?
+            .into_iter()
+            .map(|reply| reply.attrs)
+            .collect())
+    }
+}
+
+/// An [`IpvsClient`] that connects on its first request, so that commands
+/// reject bad arguments before they need the kernel module.
+#[derive(Default)]
+pub struct LazyClient {
+    client: Option<IpvsClient>,
+}
+
+impl Kernel for LazyClient {
+    fn call(&mut self, command: u8, attrs: &[u8], dump: bool) -> Result<Vec<Vec<u8>>, Error> {
+        let client = match &mut self.client {
+            Some(client) => client,
+            none => none.insert(IpvsClient::connect()?),
+        };
+        client.call(command, attrs, dump)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ipvs_core::netlink::attr::AttrWriter;
+    use ipvs_core::netlink::attr::{AttrWriter, Attrs};
+    use ipvs_core::netlink::ipvs::Info;
     use ipvs_core::version::IPVS_VERSION_CODE;
     use neli::FromBytes;
 

@@ -39,6 +39,37 @@ pub enum Error {
         /// What was wrong with it.
         reason: String,
     },
+    /// A value on the command line or in restore input is not acceptable.
+    Invalid {
+        /// What the value is for, e.g. `weight`.
+        what: String,
+        /// The value as given.
+        value: String,
+        /// Why it was rejected, e.g. `must be 0..2147483647`.
+        reason: String,
+    },
+    /// Options that do not fit together (or a missing one).
+    Usage(String),
+    /// A service or real server that a command reads does not exist.
+    NotFound(String),
+    /// A line of `restore` input failed: when validating (nothing was sent)
+    /// or when applying it.
+    Restore {
+        /// 1-based line number.
+        line: usize,
+        /// Number of lines applied before this one; `None` if the input
+        /// was rejected before anything was sent.
+        applied: Option<usize>,
+        /// What went wrong.
+        source: Box<Error>,
+    },
+    /// Reading the input of `restore` failed.
+    Input {
+        /// What was being read.
+        context: String,
+        /// The underlying error.
+        message: String,
+    },
     /// Writing the output failed.
     Output(io::Error),
     /// A bug in `ipvsctl` (a message that could not be built or rendered).
@@ -65,7 +96,26 @@ impl Error {
         match self {
             Error::PermissionDenied { .. } => Some(libc::EPERM),
             Error::Kernel { errno, .. } => Some(*errno),
+            Error::Restore { source, .. } => source.errno(),
             _ => None,
+        }
+    }
+
+    /// An [`Error::Invalid`].
+    pub fn invalid(what: impl Into<String>, value: &str, reason: impl Into<String>) -> Self {
+        Error::Invalid {
+            what: what.into(),
+            value: value.to_owned(),
+            reason: reason.into(),
+        }
+    }
+
+    /// This error as the failure of restore input line `line`.
+    pub fn at_line(self, line: usize, applied: Option<usize>) -> Self {
+        Error::Restore {
+            line,
+            applied,
+            source: Box::new(self),
         }
     }
 }
@@ -102,6 +152,29 @@ impl fmt::Display for Error {
                 "{request}: malformed reply from the kernel: {}",
                 one_line(reason)
             ),
+            Error::Invalid {
+                what,
+                value,
+                reason,
+            } => write!(f, "invalid {what} {}: {}", quote(value), one_line(reason)),
+            Error::Usage(msg) => f.write_str(&one_line(msg)),
+            Error::NotFound(what) => write!(f, "no such {}", one_line(what)),
+            Error::Restore {
+                line,
+                applied,
+                source,
+            } => {
+                write!(f, "restore: line {line}: {source}")?;
+                match applied {
+                    None => f.write_str(" (nothing was applied)"),
+                    Some(0) => f.write_str(" (stopped; nothing was applied)"),
+                    Some(1) => f.write_str(" (stopped; the line before it was applied)"),
+                    Some(n) => write!(f, " (stopped; the {n} lines before it were applied)"),
+                }
+            }
+            Error::Input { context, message } => {
+                write!(f, "reading {context}: {}", one_line(message))
+            }
             Error::Output(e) => write!(f, "writing output: {e}"),
             Error::Internal(msg) => write!(f, "internal error: {}", one_line(msg)),
         }
@@ -164,6 +237,23 @@ pub fn errno_name(errno: i32) -> Option<&'static str> {
     Some(name)
 }
 
+/// A value in double quotes, with control characters and quotes escaped so
+/// that the message stays on one line and shows exactly what was given.
+fn quote(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// Keeps an error on one line whatever the kernel or a library put in it.
 fn one_line(s: &str) -> String {
     s.split(|c: char| c.is_control())
@@ -220,6 +310,41 @@ mod tests {
     fn unknown_errno_keeps_number() {
         assert!(describe_errno(4000).ends_with("(errno 4000)"));
         assert_eq!(errno_name(524), Some("ENOTSUPP"));
+    }
+
+    #[test]
+    fn invalid_values_are_quoted() {
+        let e = Error::invalid("weight", "-3", "must be 0..2147483647");
+        assert_eq!(
+            e.to_string(),
+            "invalid weight \"-3\": must be 0..2147483647"
+        );
+        let e = Error::invalid("scheduler", "a\"b\nc", "x");
+        assert_eq!(e.to_string(), "invalid scheduler \"a\\\"b\\nc\": x");
+        assert_eq!(e.errno(), None);
+    }
+
+    #[test]
+    fn restore_errors_name_the_line() {
+        let e = Error::invalid("weight", "x", "must be 0..2147483647").at_line(3, None);
+        assert_eq!(
+            e.to_string(),
+            "restore: line 3: invalid weight \"x\": must be 0..2147483647 (nothing was applied)"
+        );
+        let k = Error::from_errno("IPVS_CMD_NEW_DEST", libc::EEXIST, Some("dup".into()));
+        let e = k.at_line(7, Some(4));
+        assert_eq!(e.errno(), Some(libc::EEXIST));
+        assert_eq!(
+            e.to_string(),
+            "restore: line 7: IPVS_CMD_NEW_DEST failed: File exists (EEXIST): dup \
+             (stopped; the 4 lines before it were applied)"
+        );
+        let e = Error::Usage("x".into()).at_line(1, Some(0));
+        assert!(e.to_string().ends_with("(stopped; nothing was applied)"));
+        let e = Error::Usage("x".into()).at_line(2, Some(1));
+        assert!(e
+            .to_string()
+            .ends_with("(stopped; the line before it was applied)"));
     }
 
     #[test]

@@ -1,0 +1,717 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The service table as `ipvsctl service list` and `ipvsctl stats` show it:
+//! text in the layout of `ipvsadm -L -n` (the address columns grow for long
+//! IPv6 addresses instead of being cut), and JSON with every field.
+
+use std::fmt::Write as _;
+
+use ipvs_core::addr::Af;
+use ipvs_core::service::{svc_flags, FwdMethod, ServiceKey, TunType};
+use ipvs_core::stats::Stats;
+use serde::Serialize;
+
+use crate::ops::{DestEntry, ServiceEntry};
+use crate::output::Render;
+use crate::values::{
+    default_netmask, fmt_addr, fmt_addr_port, fmt_netmask, fwd_json_name, is_persistent,
+    sched_flag_names, tun_csum_name, tun_type_name,
+};
+
+/// Which columns the text shows (the JSON always has everything).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Columns {
+    /// Forwarding method, weight, active and inactive connections
+    /// (`ipvsadm -L -n`).
+    #[default]
+    Default,
+    /// Connections, packets and bytes (`ipvsadm -L -n --stats`).
+    Stats,
+    /// Rates (`ipvsadm -L -n --rate`).
+    Rate,
+    /// Connection thresholds (`ipvsadm -L -n --thresholds`).
+    Thresholds,
+    /// Tunnel settings (`ipvsadm -L -n --tun-info`).
+    TunInfo,
+    /// Counters and rates together (`ipvsctl stats`).
+    Counters,
+}
+
+/// The counters and rates of a service or real server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StatsView {
+    /// Connections scheduled.
+    pub conns: u64,
+    /// Packets from clients.
+    pub inpkts: u64,
+    /// Packets to clients.
+    pub outpkts: u64,
+    /// Bytes from clients.
+    pub inbytes: u64,
+    /// Bytes to clients.
+    pub outbytes: u64,
+    /// Connections per second.
+    pub cps: u64,
+    /// Packets per second from clients.
+    pub inpps: u64,
+    /// Packets per second to clients.
+    pub outpps: u64,
+    /// Bytes per second from clients.
+    pub inbps: u64,
+    /// Bytes per second to clients.
+    pub outbps: u64,
+}
+
+impl From<&Stats> for StatsView {
+    fn from(s: &Stats) -> Self {
+        StatsView {
+            conns: s.conns,
+            inpkts: s.inpkts,
+            outpkts: s.outpkts,
+            inbytes: s.inbytes,
+            outbytes: s.outbytes,
+            cps: s.cps,
+            inpps: s.inpps,
+            outpps: s.outpps,
+            inbps: s.inbps,
+            outbps: s.outbps,
+        }
+    }
+}
+
+/// Tunnel settings of a real server with tunnel forwarding.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TunnelView {
+    /// `ipip`, `gue` or `gre`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Destination port of GUE tunnels.
+    pub port: Option<u16>,
+    /// Checksum mode of GUE and GRE tunnels: `nocsum`, `csum`, `remcsum`.
+    pub checksum: Option<&'static str>,
+}
+
+/// A real server, for JSON.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DestView {
+    /// Address.
+    pub address: String,
+    /// `ipv4` or `ipv6`.
+    pub family: &'static str,
+    /// Port.
+    pub port: u16,
+    /// `masq`, `route`, `tunnel`, `local` or `bypass`.
+    pub forward: &'static str,
+    /// Weight (0: quiescent).
+    pub weight: i32,
+    /// Upper connection threshold (0: none).
+    pub upper_threshold: u32,
+    /// Lower connection threshold.
+    pub lower_threshold: u32,
+    /// Active connections.
+    pub active_conns: u32,
+    /// Inactive connections.
+    pub inactive_conns: u32,
+    /// Persistence templates.
+    pub persistent_conns: u32,
+    /// Tunnel settings, for tunnel forwarding.
+    pub tunnel: Option<TunnelView>,
+    /// Counters and rates.
+    pub stats: StatsView,
+}
+
+/// A virtual service with its real servers, for JSON.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ServiceView {
+    /// `tcp`, `udp`, `sctp` or `fwmark`.
+    pub protocol: &'static str,
+    /// `ipv4` or `ipv6`.
+    pub family: &'static str,
+    /// Virtual address (not for fwmark services).
+    pub address: Option<String>,
+    /// Virtual port (not for fwmark services).
+    pub port: Option<u16>,
+    /// The mark of a fwmark service.
+    pub fwmark: Option<u32>,
+    /// Scheduler.
+    pub scheduler: String,
+    /// `persistent`, `onepacket` and the scheduler flags by name.
+    pub flags: Vec<&'static str>,
+    /// Persistence timeout in seconds, for persistent services.
+    pub persistent: Option<u32>,
+    /// Persistence netmask: dotted for IPv4, prefix length for IPv6.
+    pub netmask: String,
+    /// Persistence engine.
+    pub pe: Option<String>,
+    /// Counters and rates.
+    pub stats: StatsView,
+    /// Real servers.
+    pub dests: Vec<DestView>,
+}
+
+fn family(af: Af) -> &'static str {
+    match af {
+        Af::Inet => "ipv4",
+        Af::Inet6 => "ipv6",
+    }
+}
+
+impl From<&DestEntry> for DestView {
+    fn from(d: &DestEntry) -> Self {
+        let tunnel = (d.conf.fwd == FwdMethod::Tunnel).then(|| TunnelView {
+            kind: tun_type_name(d.conf.tun_type),
+            port: (d.conf.tun_type == TunType::Gue).then_some(d.conf.tun_port),
+            checksum: (d.conf.tun_type != TunType::Ipip).then(|| tun_csum_name(d.conf.tun_flags)),
+        });
+        DestView {
+            address: fmt_addr(&d.key.addr),
+            family: family(d.key.addr.af()),
+            port: d.key.port,
+            forward: fwd_json_name(d.conf.fwd),
+            weight: d.conf.weight,
+            upper_threshold: d.conf.u_thresh,
+            lower_threshold: d.conf.l_thresh,
+            active_conns: d.conns.active,
+            inactive_conns: d.conns.inactive,
+            persistent_conns: d.conns.persist,
+            tunnel,
+            stats: StatsView::from(&d.stats),
+        }
+    }
+}
+
+impl From<&ServiceEntry> for ServiceView {
+    fn from(s: &ServiceEntry) -> Self {
+        let (protocol, address, port, fwmark) = match &s.key {
+            ServiceKey::Addr { proto, addr, port } => {
+                let p = match proto {
+                    ipvs_core::service::Protocol::Tcp => "tcp",
+                    ipvs_core::service::Protocol::Udp => "udp",
+                    ipvs_core::service::Protocol::Sctp => "sctp",
+                };
+                (p, Some(fmt_addr(addr)), Some(*port), None)
+            }
+            ServiceKey::Fwmark { mark, .. } => ("fwmark", None, None, Some(*mark)),
+        };
+        let mut flags = Vec::new();
+        if is_persistent(&s.conf) {
+            flags.push("persistent");
+        }
+        if s.conf.flags & svc_flags::ONEPACKET != 0 {
+            flags.push("onepacket");
+        }
+        flags.extend(sched_flag_names(s.conf.sched.as_str(), s.conf.flags));
+        ServiceView {
+            protocol,
+            family: family(s.key.af()),
+            address,
+            port,
+            fwmark,
+            scheduler: s.conf.sched.as_str().to_owned(),
+            flags,
+            persistent: is_persistent(&s.conf).then_some(s.conf.timeout),
+            netmask: fmt_netmask(s.conf.netmask, s.key.af()),
+            pe: (!s.conf.pe.is_empty()).then(|| s.conf.pe.as_str().to_owned()),
+            stats: StatsView::from(&s.stats),
+            dests: s.dests.iter().map(DestView::from).collect(),
+        }
+    }
+}
+
+/// `ipvsctl service list`, `ipvsctl stats` and `ipvsctl --json save`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TableView {
+    /// The first line of a full listing (`IP Virtual Server version ...`).
+    #[serde(skip)]
+    pub header: Option<String>,
+    /// The columns of the text.
+    #[serde(skip)]
+    pub columns: Columns,
+    /// Numbers in full rather than with K/M/G/T suffixes.
+    #[serde(skip)]
+    pub exact: bool,
+    /// The table, for the text.
+    #[serde(skip)]
+    pub entries: Vec<ServiceEntry>,
+    /// The table, for JSON.
+    pub services: Vec<ServiceView>,
+}
+
+impl TableView {
+    /// A view of `entries` (already in listing order).
+    pub fn new(
+        entries: Vec<ServiceEntry>,
+        header: Option<String>,
+        columns: Columns,
+        exact: bool,
+    ) -> Self {
+        TableView {
+            header,
+            columns,
+            exact,
+            services: entries.iter().map(ServiceView::from).collect(),
+            entries,
+        }
+    }
+}
+
+/// `TCP  10.0.1.100:80`, `FWM  42`, `FWM  42 IPv6` (`ipvsadm`'s first
+/// column).
+pub fn svc_name(key: &ServiceKey) -> String {
+    match key {
+        ServiceKey::Addr { proto, addr, port } => {
+            format!("{:<4} {}", proto.name(), fmt_addr_port(addr, *port))
+        }
+        ServiceKey::Fwmark { af: Af::Inet, mark } => format!("FWM  {mark}"),
+        ServiceKey::Fwmark {
+            af: Af::Inet6,
+            mark,
+        } => format!("FWM  {mark} IPv6"),
+    }
+}
+
+/// The service line of the default listing: name, scheduler, flags,
+/// persistence.
+fn service_line(s: &ServiceEntry) -> String {
+    let mut line = format!("{} {}", svc_name(&s.key), s.conf.sched.as_str());
+    let names = sched_flag_names(s.conf.sched.as_str(), s.conf.flags);
+    if !names.is_empty() {
+        let _ = write!(line, " ({})", names.join(","));
+    }
+    if is_persistent(&s.conf) {
+        let _ = write!(line, " persistent {}", s.conf.timeout);
+        let af = s.key.af();
+        if s.conf.netmask != default_netmask(af) {
+            let _ = write!(line, " mask {}", fmt_netmask(s.conf.netmask, af));
+        }
+        if !s.conf.pe.is_empty() {
+            let _ = write!(line, " pe {}", s.conf.pe.as_str());
+        }
+    }
+    if s.conf.flags & svc_flags::ONEPACKET != 0 {
+        line.push_str(" ops");
+    }
+    line
+}
+
+/// A counter as `ipvsadm` prints it: 9 columns, with K, M, G or T beyond
+/// 8 digits unless `exact`.
+pub fn largenum(n: u64, exact: bool) -> String {
+    if exact {
+        let s = n.to_string();
+        let width = if s.len() <= 8 { 9 } else { s.len() + 1 };
+        return format!("{s:>width$}");
+    }
+    match n {
+        0..=99_999_999 => format!("{n:>9}"),
+        100_000_000..=999_999_999 => format!("{:>8}K", n / 1_000),
+        1_000_000_000..=99_999_999_999 => format!("{:>8}M", n / 1_000_000),
+        100_000_000_000..=99_999_999_999_999 => format!("{:>8}G", n / 1_000_000_000),
+        _ => format!("{:>8}T", n / 1_000_000_000_000),
+    }
+}
+
+fn counters(s: &Stats, exact: bool) -> String {
+    [s.conns, s.inpkts, s.outpkts, s.inbytes, s.outbytes]
+        .iter()
+        .map(|&n| largenum(n, exact))
+        .collect()
+}
+
+fn rates(s: &Stats, exact: bool) -> String {
+    [s.cps, s.inpps, s.outpps, s.inbps, s.outbps]
+        .iter()
+        .map(|&n| largenum(n, exact))
+        .collect()
+}
+
+/// The `TunnelInfo` column of `ipvsadm --tun-info`.
+fn tun_info(d: &DestEntry) -> String {
+    if d.conf.fwd != FwdMethod::Tunnel {
+        return "n/a".into();
+    }
+    let csum = match tun_csum_name(d.conf.tun_flags) {
+        "remcsum" => "r+c",
+        "csum" => "+c",
+        _ => "-c",
+    };
+    match d.conf.tun_type {
+        TunType::Ipip => "ipip".into(),
+        TunType::Gue => format!("gue:{}:{csum}", d.conf.tun_port),
+        TunType::Gre => format!("gre:{csum}"),
+    }
+}
+
+impl Render for TableView {
+    fn human(&self) -> String {
+        let mut out = String::new();
+        if let Some(h) = &self.header {
+            out.push_str(h);
+            out.push('\n');
+        }
+        let dnames = |s: &ServiceEntry| -> Vec<String> {
+            s.dests
+                .iter()
+                .map(|d| fmt_addr_port(&d.key.addr, d.key.port))
+                .collect()
+        };
+        let longest_dest = self
+            .entries
+            .iter()
+            .flat_map(dnames)
+            .map(|n| n.len())
+            .max()
+            .unwrap_or(0);
+        let longest_svc = self
+            .entries
+            .iter()
+            .map(|s| svc_name(&s.key).len())
+            .max()
+            .unwrap_or(0);
+        // Real server column, and the first column of the numeric layouts.
+        let dw = longest_dest.max(28);
+        let sw = longest_svc.max(33).max(dw + 5);
+        let x = self.exact;
+        let c = self.columns;
+        match c {
+            Columns::Default => {
+                let _ = writeln!(out, "Prot LocalAddress:Port Scheduler Flags");
+                let _ = writeln!(
+                    out,
+                    "  -> {:<dw$} Forward Weight ActiveConn InActConn",
+                    "RemoteAddress:Port"
+                );
+            }
+            Columns::TunInfo => {
+                let _ = writeln!(out, "Prot LocalAddress:Port Scheduler Flags");
+                let _ = writeln!(
+                    out,
+                    "  -> {:<dw$} Forward TunnelInfo    Weight ActiveConn InActConn",
+                    "RemoteAddress:Port"
+                );
+            }
+            Columns::Stats | Columns::Rate | Columns::Counters => {
+                let mut names: Vec<&str> = Vec::new();
+                if c != Columns::Rate {
+                    names.extend(["Conns", "InPkts", "OutPkts", "InBytes", "OutBytes"]);
+                }
+                if c != Columns::Stats {
+                    names.extend(["CPS", "InPPS", "OutPPS", "InBPS", "OutBPS"]);
+                }
+                let _ = write!(out, "{:<sw$}", "Prot LocalAddress:Port");
+                for n in names {
+                    let _ = write!(out, " {n:>8}");
+                }
+                let _ = writeln!(out, "\n  -> RemoteAddress:Port");
+            }
+            Columns::Thresholds => {
+                let _ = writeln!(
+                    out,
+                    "{:<sw$} {:<10} {:<10} {:<10} {:<10}\n  -> RemoteAddress:Port",
+                    "Prot LocalAddress:Port", "Uthreshold", "Lthreshold", "ActiveConn", "InActConn"
+                );
+            }
+        }
+        let ndw = sw - 5;
+        for s in &self.entries {
+            match c {
+                Columns::Stats => {
+                    let _ = writeln!(out, "{:<sw$}{}", svc_name(&s.key), counters(&s.stats, x));
+                }
+                Columns::Rate => {
+                    let _ = writeln!(out, "{:<sw$}{}", svc_name(&s.key), rates(&s.stats, x));
+                }
+                Columns::Counters => {
+                    let _ = writeln!(
+                        out,
+                        "{:<sw$}{}{}",
+                        svc_name(&s.key),
+                        counters(&s.stats, x),
+                        rates(&s.stats, x)
+                    );
+                }
+                _ => {
+                    let _ = writeln!(out, "{}", service_line(s));
+                }
+            }
+            for (d, name) in s.dests.iter().zip(dnames(s)) {
+                let _ = match c {
+                    Columns::Default => writeln!(
+                        out,
+                        "  -> {name:<dw$} {:<7} {:<6} {:<10} {:<10}",
+                        d.conf.fwd.name(),
+                        d.conf.weight,
+                        d.conns.active,
+                        d.conns.inactive
+                    ),
+                    Columns::TunInfo => writeln!(
+                        out,
+                        "  -> {name:<dw$} {:<7} {:<13} {:<6} {:<10} {:<10}",
+                        d.conf.fwd.name(),
+                        tun_info(d),
+                        d.conf.weight,
+                        d.conns.active,
+                        d.conns.inactive
+                    ),
+                    Columns::Stats => {
+                        writeln!(out, "  -> {name:<ndw$}{}", counters(&d.stats, x))
+                    }
+                    Columns::Rate => {
+                        // ipvsadm prints the three small rates unscaled.
+                        writeln!(
+                            out,
+                            "  -> {name:<ndw$} {:>8} {:>8} {:>8}{}{}",
+                            d.stats.cps,
+                            d.stats.inpps,
+                            d.stats.outpps,
+                            largenum(d.stats.inbps, x),
+                            largenum(d.stats.outbps, x)
+                        )
+                    }
+                    Columns::Counters => writeln!(
+                        out,
+                        "  -> {name:<ndw$}{}{}",
+                        counters(&d.stats, x),
+                        rates(&d.stats, x)
+                    ),
+                    Columns::Thresholds => writeln!(
+                        out,
+                        "  -> {name:<ndw$} {:<10} {:<10} {:<10} {:<10}",
+                        d.conf.u_thresh, d.conf.l_thresh, d.conns.active, d.conns.inactive
+                    ),
+                };
+            }
+        }
+        // ipvsadm pads the last column; trailing blanks only get in the way.
+        let mut trimmed = String::with_capacity(out.len());
+        for line in out.lines() {
+            trimmed.push_str(line.trim_end());
+            trimmed.push('\n');
+        }
+        trimmed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::{render, Format};
+    use ipvs_core::addr::Addr;
+    use ipvs_core::netlink::service::DestConns;
+    use ipvs_core::service::{DestConf, DestKey, Name, Protocol, ServiceConf};
+
+    fn dest(addr: Addr, port: u16, fwd: FwdMethod, weight: i32) -> DestEntry {
+        DestEntry {
+            key: DestKey { addr, port },
+            conf: DestConf {
+                fwd,
+                weight,
+                u_thresh: 0,
+                l_thresh: 0,
+                tun_type: TunType::Ipip,
+                tun_port: 0,
+                tun_flags: 0,
+            },
+            conns: DestConns {
+                active: 12,
+                inactive: 3,
+                persist: 1,
+            },
+            stats: Stats::default(),
+        }
+    }
+
+    fn table() -> Vec<ServiceEntry> {
+        let mut web = ServiceEntry {
+            key: ServiceKey::Addr {
+                proto: Protocol::Tcp,
+                addr: Addr::v4([10, 0, 1, 100]),
+                port: 80,
+            },
+            conf: ServiceConf {
+                sched: Name::new("wlc").unwrap(),
+                pe: Name::default(),
+                flags: svc_flags::PERSISTENT | svc_flags::HASHED,
+                timeout: 600,
+                netmask: u32::from_ne_bytes([255, 255, 255, 0]),
+            },
+            stats: Stats {
+                conns: 123_456_789_012,
+                inpkts: 5,
+                ..Stats::default()
+            },
+            dests: vec![
+                dest(Addr::v4([10, 0, 2, 11]), 80, FwdMethod::Masq, 1),
+                dest(Addr::v4([10, 0, 2, 12]), 80, FwdMethod::Masq, 0),
+            ],
+        };
+        web.dests[0].stats.inbytes = 1_500_000_000;
+        let mut tun = dest(Addr::v4([192, 168, 0, 2]), 0, FwdMethod::Tunnel, 2);
+        tun.conf.tun_type = TunType::Gue;
+        tun.conf.tun_port = 6080;
+        tun.conf.tun_flags = 1;
+        let fw = ServiceEntry {
+            key: ServiceKey::Fwmark {
+                af: Af::Inet,
+                mark: 42,
+            },
+            conf: ServiceConf {
+                sched: Name::new("sh").unwrap(),
+                pe: Name::default(),
+                flags: svc_flags::SCHED2 | svc_flags::ONEPACKET,
+                timeout: 0,
+                netmask: u32::MAX,
+            },
+            stats: Stats::default(),
+            dests: vec![tun],
+        };
+        vec![web, fw]
+    }
+
+    #[test]
+    fn default_listing_like_ipvsadm() {
+        let v = TableView::new(
+            table(),
+            Some("IP Virtual Server version 1.2.1 (size=4096)".into()),
+            Columns::Default,
+            false,
+        );
+        assert_eq!(
+            render(&v, Format::Human).unwrap(),
+            "IP Virtual Server version 1.2.1 (size=4096)\n\
+             Prot LocalAddress:Port Scheduler Flags\n\
+             \x20 -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n\
+             TCP  10.0.1.100:80 wlc persistent 600 mask 255.255.255.0\n\
+             \x20 -> 10.0.2.11:80                 Masq    1      12         3\n\
+             \x20 -> 10.0.2.12:80                 Masq    0      12         3\n\
+             FWM  42 sh (sh-port) ops\n\
+             \x20 -> 192.168.0.2:0                Tunnel  2      12         3\n"
+        );
+    }
+
+    #[test]
+    fn long_ipv6_addresses_widen_the_column() {
+        let mut t = table();
+        let long = Addr::v6([
+            0x20, 1, 0x0d, 0xb8, 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 0x12, 0x34, 0x56,
+            0x78,
+        ]);
+        t[0].dests.push(dest(long, 8080, FwdMethod::Tunnel, 1));
+        let v = TableView::new(t, None, Columns::Default, false);
+        let text = render(&v, Format::Human).unwrap();
+        let name = "[2001:db8:1234:5678:9abc:def0:1234:5678]:8080";
+        assert!(text.contains(&format!("  -> {name} Tunnel  1")), "{text}");
+        assert!(
+            text.contains(&format!("  -> {:<w$} Masq", "10.0.2.11:80", w = name.len())),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn stats_rate_thresholds_tun_info() {
+        let v = TableView::new(table(), None, Columns::Stats, false);
+        let text = render(&v, Format::Human).unwrap();
+        assert_eq!(
+            text.lines().take(4).collect::<Vec<_>>(),
+            [
+                "Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes",
+                "  -> RemoteAddress:Port",
+                "TCP  10.0.1.100:80                    123G        5        0        0        0",
+                "  -> 10.0.2.11:80                        0        0        0    1500M        0",
+            ]
+        );
+        let v = TableView::new(table(), None, Columns::Stats, true);
+        let text = render(&v, Format::Human).unwrap();
+        let row = format!("{:<33} 123456789012        5", "TCP  10.0.1.100:80");
+        assert!(text.contains(&row), "{text}");
+        let v = TableView::new(table(), None, Columns::Rate, false);
+        let text = render(&v, Format::Human).unwrap();
+        assert!(text.starts_with(
+            "Prot LocalAddress:Port                 CPS    InPPS   OutPPS    InBPS   OutBPS\n"
+        ));
+        let v = TableView::new(table(), None, Columns::Thresholds, false);
+        let text = render(&v, Format::Human).unwrap();
+        assert!(text.starts_with(
+            "Prot LocalAddress:Port            Uthreshold Lthreshold ActiveConn InActConn\n"
+        ));
+        assert!(
+            text.contains("  -> 10.0.2.11:80                 0          0          12         3\n")
+        );
+        let v = TableView::new(table(), None, Columns::TunInfo, false);
+        let text = render(&v, Format::Human).unwrap();
+        assert!(
+            text.contains("  -> 10.0.2.11:80                 Masq    n/a           1      12"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  -> 192.168.0.2:0                Tunnel  gue:6080:+c   2"),
+            "{text}"
+        );
+        let v = TableView::new(table(), None, Columns::Counters, false);
+        let text = render(&v, Format::Human).unwrap();
+        assert!(text.starts_with(
+            "Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes      CPS"
+        ));
+        assert!(text.lines().all(|l| l == l.trim_end()));
+    }
+
+    #[test]
+    fn largenums() {
+        assert_eq!(largenum(0, false), "        0");
+        assert_eq!(largenum(99_999_999, false), " 99999999");
+        assert_eq!(largenum(100_000_000, false), "  100000K");
+        assert_eq!(largenum(1_000_000_000, false), "    1000M");
+        assert_eq!(largenum(100_000_000_000, false), "     100G");
+        assert_eq!(largenum(u64::MAX, false), "18446744T");
+        assert_eq!(largenum(123_456_789, true), " 123456789");
+        assert_eq!(largenum(5, true), "        5");
+    }
+
+    #[test]
+    fn json_has_every_field() {
+        let v = TableView::new(table(), Some("hidden".into()), Columns::Stats, false);
+        let json = render(&v, Format::Json).unwrap();
+        assert!(json.ends_with("}\n") && json.lines().count() == 1);
+        let j: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let web = &j["services"][0];
+        assert_eq!(web["protocol"], "tcp");
+        assert_eq!(web["family"], "ipv4");
+        assert_eq!(web["address"], "10.0.1.100");
+        assert_eq!(web["port"], 80);
+        assert_eq!(web["fwmark"], serde_json::Value::Null);
+        assert_eq!(web["scheduler"], "wlc");
+        assert_eq!(web["flags"], serde_json::json!(["persistent"]));
+        assert_eq!(web["persistent"], 600);
+        assert_eq!(web["netmask"], "255.255.255.0");
+        assert_eq!(web["pe"], serde_json::Value::Null);
+        assert_eq!(web["stats"]["conns"], 123_456_789_012u64);
+        let d = &web["dests"][0];
+        assert_eq!(d["address"], "10.0.2.11");
+        assert_eq!(d["forward"], "masq");
+        assert_eq!(d["weight"], 1);
+        assert_eq!(d["active_conns"], 12);
+        assert_eq!(d["persistent_conns"], 1);
+        assert_eq!(d["tunnel"], serde_json::Value::Null);
+        assert_eq!(d["stats"]["inbytes"], 1_500_000_000u64);
+        let fw = &j["services"][1];
+        assert_eq!(fw["protocol"], "fwmark");
+        assert_eq!(fw["fwmark"], 42);
+        assert_eq!(fw["address"], serde_json::Value::Null);
+        assert_eq!(fw["flags"], serde_json::json!(["onepacket", "sh-port"]));
+        assert_eq!(fw["persistent"], serde_json::Value::Null);
+        assert_eq!(
+            fw["dests"][0]["tunnel"],
+            serde_json::json!({"type": "gue", "port": 6080, "checksum": "csum"})
+        );
+        assert!(!json.contains("hidden"));
+    }
+
+    #[test]
+    fn empty_table() {
+        let v = TableView::new(Vec::new(), None, Columns::Default, false);
+        assert_eq!(
+            render(&v, Format::Human).unwrap(),
+            "Prot LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n"
+        );
+        assert_eq!(render(&v, Format::Json).unwrap(), "{\"services\":[]}\n");
+    }
+}
