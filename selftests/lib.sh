@@ -131,7 +131,36 @@ ipvs_rs_hook_prios() {
 # Whether the generic netlink family $1 is registered.
 genl_family_exists() { genl ctrl get name "$1" >/dev/null 2>&1; }
 
+# Background processes started by a test (bg CMD... records the pid).
+BG_PIDS=()
+bg() {
+	"$@" &
+	BG_PIDS+=($!)
+}
+
+cleanup_bg() {
+	local p
+	for p in "${BG_PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	for p in "${BG_PIDS[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	BG_PIDS=()
+}
+
+# wait_for SECONDS CMD...: poll CMD every 0.5 s until it succeeds.
+wait_for() {
+	local deadline=$(($(date +%s) + $1))
+	shift
+	until "$@"; do
+		[ "$(date +%s)" -lt "$deadline" ] || return 1
+		sleep 0.5
+	done
+}
+
 cleanup() {
+	cleanup_bg
 	cleanup_ns
 	unload_all
 }

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Debian's keepalived manages a virtual service on ipvs_rs with TCP_CHECK
+# health checks against two real servers: it installs the service and both
+# servers; when one server stops answering it is removed, when it comes
+# back it is re-added. (That traffic then reaches the remaining server is
+# the data plane's part; see test_forwarding once it exists.)
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/topology.sh"
+require_root
+require_cmd keepalived socat ipvsadm
+unload_all
+topo_lvs 2 || exit $ksft_fail
+load_ipvs_rs || { echo "# cannot load ipvs_rs"; exit $ksft_fail; }
+
+listen() { # listen N: a TCP server on rsN:80
+	bg ip netns exec "${RS_NS[$(($1 - 1))]}" socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:"echo rs$1"
+	eval "RS$1_PID=\$!"
+}
+listen 1
+listen 2
+
+conf=$(mktemp /tmp/keepalived.XXXXXX.conf)
+cat >"$conf" <<CONF
+global_defs {
+	router_id ipvs_rs_selftest
+}
+virtual_server $VIP 80 {
+	delay_loop 1
+	lb_algo wlc
+	lb_kind NAT
+	protocol TCP
+	real_server $(rs_ip 1) 80 {
+		weight 2
+		TCP_CHECK {
+			connect_timeout 1
+			retry 1
+			delay_before_retry 1
+		}
+	}
+	real_server $(rs_ip 2) 80 {
+		weight 3
+		TCP_CHECK {
+			connect_timeout 1
+			retry 1
+			delay_before_retry 1
+		}
+	}
+}
+CONF
+run=$(mktemp -d /tmp/keepalived.XXXXXX)
+# -C: health checker only (no VRRP); -n: foreground; -l: log to console.
+bg ip netns exec "$director" keepalived -C -n -l -D -f "$conf" \
+	-p "$run/keepalived.pid" -c "$run/checkers.pid"
+
+table() { ip netns exec "$director" ipvsadm -S -n; }
+has() { grep -q -- "$1" <<<"$(table)"; }
+lacks() { ! has "$1"; }
+
+check "keepalived installs the service" wait_for 20 has "-A -t $VIP:80 -s wlc"
+check "keepalived adds rs1 (weight 2)" wait_for 20 has "-r $(rs_ip 1):80 -m -w 2"
+check "keepalived adds rs2 (weight 3)" wait_for 20 has "-r $(rs_ip 2):80 -m -w 3"
+
+kill "$RS2_PID"; wait "$RS2_PID" 2>/dev/null
+check "rs2 down: keepalived removes it" wait_for 20 lacks "-r $(rs_ip 2):80"
+check "rs2 down: rs1 stays" has "-r $(rs_ip 1):80 -m -w 2"
+
+listen 2
+check "rs2 back: keepalived re-adds it" wait_for 20 has "-r $(rs_ip 2):80 -m -w 3"
+
+cleanup_bg
+rm -rf "$conf" "$run"
+exit_test
