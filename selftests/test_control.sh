@@ -30,11 +30,21 @@ session() {
 	ipvsadm -E -t $V:443 -s wlc -p 600 &&
 	ipvsadm -e -t $V:443 -r 10.0.2.11 -m -w 5 -x 50 -y 5
 }
+# /proc/net/ip_vs lists services in hash order: key each real-server line by
+# its service and sort, so both implementations compare line for line.
+proc_ip_vs() {
+	awk 'NR <= 3 { print "0 " $0; next }
+	     /^  ->/ { print "2 " svc " " $0; next }
+	     { svc = $0; print "1 " $0 }' /proc/net/ip_vs | sort
+}
 tables() {
 	ipvsadm -S -n
 	ipvsadm -L -n
 	ipvsadm -L -n --thresholds
 	ipvsadm -L -n --persistent-conn
+	proc_ip_vs
+	cat /proc/net/ip_vs_stats
+	cat /proc/net/ip_vs_conn
 }
 
 unload_all
@@ -52,6 +62,7 @@ ours=$(tables)
 if [ -n "$upstream" ]; then
 	check_eq "ipvsadm prints the same tables as for upstream ip_vs" "$upstream" "$ours"
 fi
+check_match "/proc/net/ip_vs lists the persistent service" "UDP  0A016400:0035 sh .*persistent 30000 FFFFFF00|UDP  0A000164:0035 sh" "$(cat /proc/net/ip_vs)"
 check_match "-S shows the fwmark service" "-A -f 42 -s mh -b mh-port" "$ours"
 check_match "-E changed scheduler and persistence" "-A -t $V:443 -s wlc -p 600" "$ours"
 check_match "-e changed weight" "-a -t $V:443 -r 10.0.2.11:443 -m -w 5" "$ours"

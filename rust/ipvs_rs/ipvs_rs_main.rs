@@ -11,6 +11,7 @@
 //! - `hooks.rs`: the netfilter hook entry points.
 //! - `genl.rs`: the generic netlink family and its command handlers.
 //! - `services.rs`: the service table the control plane edits.
+//! - `procfs.rs`: `/proc/net/ip_vs*` in upstream's text format.
 
 // Module code never panics on input (checked by clippy-driver: the module
 // build runs with CLIPPY=1), and every unsafe block says why it is sound.
@@ -31,6 +32,7 @@ mod genl;
 mod guard;
 mod hooks;
 mod netns;
+mod procfs;
 mod services;
 
 module! {

@@ -9,6 +9,9 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4.h>
 #include <linux/notifier.h>
+#include <linux/proc_fs.h>
+#include <linux/seq_file.h>
+#include <linux/seq_file_net.h>
 #include <net/genetlink.h>
 #include <net/net_namespace.h>
 #include <net/sock.h>
@@ -42,6 +45,52 @@ struct pernet_operations ipvs_rs_pernet_ops = {
 void **ipvs_rs_net_slot(const struct net *net)
 {
 	return net_generic(net, ipvs_rs_net_id);
+}
+
+/* --- /proc/net/ip_vs, ip_vs_stats, ip_vs_conn: the text comes from Rust --- */
+
+static int ipvs_rs_proc_info_show(struct seq_file *seq, void *v)
+{
+	return ipvs_rs_proc_show(seq, seq_file_single_net(seq), IPVS_RS_PROC_INFO);
+}
+
+static int ipvs_rs_proc_stats_show(struct seq_file *seq, void *v)
+{
+	return ipvs_rs_proc_show(seq, seq_file_single_net(seq), IPVS_RS_PROC_STATS);
+}
+
+static int ipvs_rs_proc_conn_show(struct seq_file *seq, void *v)
+{
+	return ipvs_rs_proc_show(seq, seq_file_single_net(seq), IPVS_RS_PROC_CONN);
+}
+
+int ipvs_rs_proc_create(struct net *net)
+{
+	if (!proc_create_net_single("ip_vs", 0444, net->proc_net,
+				    ipvs_rs_proc_info_show, NULL))
+		goto err;
+	if (!proc_create_net_single("ip_vs_stats", 0444, net->proc_net,
+				    ipvs_rs_proc_stats_show, NULL))
+		goto err;
+	if (!proc_create_net_single("ip_vs_conn", 0444, net->proc_net,
+				    ipvs_rs_proc_conn_show, NULL))
+		goto err;
+	return 0;
+err:
+	ipvs_rs_proc_remove(net);
+	return -ENOMEM;
+}
+
+void ipvs_rs_proc_remove(struct net *net)
+{
+	remove_proc_entry("ip_vs_conn", net->proc_net);
+	remove_proc_entry("ip_vs_stats", net->proc_net);
+	remove_proc_entry("ip_vs", net->proc_net);
+}
+
+unsigned int ipvs_rs_hz(void)
+{
+	return HZ;
 }
 
 /*

@@ -7,12 +7,12 @@
 
 use crate::kbind::bindings;
 use crate::kbind::netns::NetRef;
+use crate::services::Services;
 use core::ffi::c_int;
 use core::pin::Pin;
 use core::sync::atomic::{AtomicU32, Ordering};
 use ipvs_core::config::{self, Timeouts};
 use kernel::error::{to_result, Result};
-use crate::services::Services;
 use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::Mutex;
@@ -166,7 +166,15 @@ fn net_init(net: NetRef<'_>) -> Result {
     // SAFETY: the slot is ours and NULL until now; hooks see the state as
     // soon as they are registered, so store it first.
     unsafe { *net.slot() = raw.cast() };
+    // SAFETY: the namespace is alive during init; the files are removed in
+    // ipvs_rs_net_exit before the state they read is freed.
+    if let Err(e) = to_result(unsafe { bindings::ipvs_rs_proc_create(net.as_ptr()) }) {
+        free_state(net);
+        return Err(e);
+    }
     if let Err(e) = register_hooks(net) {
+        // SAFETY: created just above.
+        unsafe { bindings::ipvs_rs_proc_remove(net.as_ptr()) };
         free_state(net);
         return Err(e);
     }
@@ -208,5 +216,7 @@ pub(crate) unsafe extern "C" fn ipvs_rs_net_exit(net: *mut bindings::net) {
     // SAFETY: the pernet core keeps the namespace alive during exit.
     let net = unsafe { NetRef::new(net) };
     unregister_hooks(net);
+    // SAFETY: created in ipvs_rs_net_init; removal waits for readers.
+    unsafe { bindings::ipvs_rs_proc_remove(net.as_ptr()) };
     free_state(net);
 }

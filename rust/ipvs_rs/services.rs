@@ -52,7 +52,11 @@ impl Services {
     }
 
     fn dest(&mut self, i: usize, key: &DestKey) -> Option<&mut Dest> {
-        self.svc(i)?.dests.as_mut_slice().iter_mut().find(|d| d.key == *key)
+        self.svc(i)?
+            .dests
+            .as_mut_slice()
+            .iter_mut()
+            .find(|d| d.key == *key)
     }
 }
 

@@ -13,6 +13,7 @@ struct net;
 struct netlink_callback;
 struct nf_hook_state;
 struct notifier_block;
+struct seq_file;
 struct sk_buff;
 
 /* ipvs_rs: rust/ipvs_rs/netns.rs */
@@ -22,6 +23,9 @@ void ipvs_rs_net_exit(struct net *net);
 /* ipvs_rs: rust/ipvs_rs/genl.rs */
 int ipvs_rs_genl_doit(struct sk_buff *skb, struct genl_info *info);
 int ipvs_rs_genl_dumpit(struct sk_buff *skb, struct netlink_callback *cb);
+
+/* ipvs_rs: rust/ipvs_rs/procfs.rs */
+int ipvs_rs_proc_show(struct seq_file *seq, struct net *net, int which);
 
 /* ipvs_rs: rust/ipvs_rs/guard.rs */
 int ipvs_rs_module_notify(struct notifier_block *nb, unsigned long action,

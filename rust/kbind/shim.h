@@ -19,6 +19,7 @@ struct netlink_ext_ack;
 struct nf_hook_ops;
 struct notifier_block;
 struct pernet_operations;
+struct seq_file;
 struct sk_buff;
 
 /* --- ipvs_rs: registration objects (ipvs_rs_shim.c) --- */
@@ -30,6 +31,16 @@ extern const unsigned int ipvs_rs_nf_ops_count;
 
 /* --- ipvs_rs: module parameters --- */
 unsigned int ipvs_rs_param_conn_tab_bits(void);
+
+/* --- ipvs_rs: /proc/net files of a namespace (ipvs_rs_shim.c) --- */
+enum ipvs_rs_proc_file {
+	IPVS_RS_PROC_INFO,	/* /proc/net/ip_vs */
+	IPVS_RS_PROC_STATS,	/* /proc/net/ip_vs_stats */
+	IPVS_RS_PROC_CONN,	/* /proc/net/ip_vs_conn */
+};
+int ipvs_rs_proc_create(struct net *net);
+void ipvs_rs_proc_remove(struct net *net);
+unsigned int ipvs_rs_hz(void);
 
 /* --- wrappers of static inline kernel helpers --- */
 void **ipvs_rs_net_slot(const struct net *net);

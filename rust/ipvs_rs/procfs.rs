@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: GPL-2.0
+//! `/proc/net/ip_vs`, `/proc/net/ip_vs_stats` and `/proc/net/ip_vs_conn`
+//! of a namespace, in upstream's text format (`ipvs_core::procfs`). The
+//! shim registers the files; this fills them.
+
+use crate::kbind::bindings;
+use crate::kbind::netns::NetRef;
+use crate::netns::NetState;
+use core::ffi::{c_int, c_void};
+use core::fmt;
+use ipvs_core::procfs;
+use ipvs_core::stats::Stats;
+use ipvs_core::version::IPVS_VERSION_CODE;
+
+/// `fmt::Write` into a seq_file.
+struct SeqWriter(*mut bindings::seq_file);
+
+impl fmt::Write for SeqWriter {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        // SAFETY: self.0 is the seq_file of the running show callback; the
+        // bytes are only copied.
+        let ret = unsafe { bindings::seq_write(self.0, s.as_ptr().cast::<c_void>(), s.len()) };
+        // On overflow seq_file retries the show with a larger buffer.
+        if ret == 0 {
+            Ok(())
+        } else {
+            Err(fmt::Error)
+        }
+    }
+}
+
+fn show(w: &mut SeqWriter, st: &NetState, which: u32) -> fmt::Result {
+    match which {
+        bindings::ipvs_rs_proc_file_IPVS_RS_PROC_INFO => {
+            // SAFETY: reads a constant.
+            let hz = unsafe { bindings::ipvs_rs_hz() };
+            procfs::ip_vs_header(w, IPVS_VERSION_CODE, st.conn_tab_size)?;
+            let services = st.services.lock();
+            for svc in services.list.iter() {
+                procfs::ip_vs_service(w, &svc.key, &svc.conf, hz)?;
+                for d in svc.dests.iter() {
+                    procfs::ip_vs_dest(w, &d.key, &d.conf, d.conns.active, d.conns.inactive)?;
+                }
+            }
+            Ok(())
+        }
+        // No packet path yet: no traffic has been counted.
+        bindings::ipvs_rs_proc_file_IPVS_RS_PROC_STATS => procfs::ip_vs_stats(w, &Stats::default()),
+        // No connection table yet: no connections to list.
+        _ => fmt::Write::write_str(w, procfs::IP_VS_CONN_HEADER),
+    }
+}
+
+/// The show callback of the three files.
+///
+/// # Safety
+///
+/// Called by the shim's seq_file show callbacks with their seq_file and the
+/// namespace the file belongs to.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn ipvs_rs_proc_show(
+    seq: *mut bindings::seq_file,
+    net: *mut bindings::net,
+    which: c_int,
+) -> c_int {
+    // SAFETY: an open proc file of a namespace keeps the namespace alive.
+    let net = unsafe { NetRef::new(net) };
+    if let Some(st) = NetState::get(net) {
+        // An overflowing write is retried by seq_file; nothing to report.
+        let _ = show(&mut SeqWriter(seq), st, which as u32);
+    }
+    0
+}
