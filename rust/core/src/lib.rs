@@ -19,6 +19,7 @@ pub mod config;
 pub mod control;
 pub mod errno;
 pub mod netlink;
+pub mod procfs;
 pub mod sched;
 pub mod service;
 pub mod stats;
