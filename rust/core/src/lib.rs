@@ -16,9 +16,12 @@
 
 pub mod addr;
 pub mod config;
+pub mod conn;
 pub mod control;
 pub mod errno;
+pub mod estimator;
 pub mod netlink;
+pub mod packet;
 pub mod procfs;
 pub mod sched;
 pub mod service;

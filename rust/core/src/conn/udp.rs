@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: GPL-2.0
+//! UDP "connections" (`ip_vs_proto_udp.c`): one state, one timeout, no
+//! activity changes. A UDP connection keeps the `INACTIVE` flag it was
+//! created with, so upstream (and `ipvsadm -L`) counts UDP flows as
+//! inactive connections of their real server.
+
+use super::{ActiveChange, Direction, Transition};
+use crate::config::Timeouts;
+
+/// The UDP state (`IP_VS_UDP_S_NORMAL`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum UdpState {
+    /// 0: the only state.
+    #[default]
+    Normal,
+}
+
+impl UdpState {
+    /// Upstream's number (`cp->state`).
+    pub fn raw(self) -> u16 {
+        0
+    }
+
+    /// From upstream's number.
+    pub fn from_raw(raw: u16) -> Option<UdpState> {
+        (raw == 0).then_some(UdpState::Normal)
+    }
+
+    /// Upstream's name (`/proc/net/ip_vs_conn`).
+    pub fn name(self) -> &'static str {
+        "UDP"
+    }
+
+    /// Upstream's default timeout, seconds (`udp_timeouts`: 5 minutes).
+    pub fn default_timeout(self) -> u32 {
+        5 * 60
+    }
+
+    /// The timeout in a namespace (`ipvsadm --set`'s third value).
+    pub fn timeout(self, t: &Timeouts) -> u32 {
+        t.udp
+    }
+
+    /// Never active.
+    pub fn is_active(self) -> bool {
+        false
+    }
+}
+
+/// One datagram (`udp_state_transition`): the state and flags stay, the
+/// timeout is refreshed to [`UdpState::timeout`], and a reply (output)
+/// assures the controlling template.
+pub fn transition(conn_flags: u32, dir: Direction) -> Transition<UdpState> {
+    Transition {
+        state: UdpState::Normal,
+        flags: conn_flags,
+        active: ActiveChange::Unchanged,
+        assure_template: dir == Direction::Output,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn udp() {
+        let s = UdpState::Normal;
+        assert_eq!(s.name(), "UDP");
+        assert_eq!(s.default_timeout(), Timeouts::DEFAULT.udp);
+        let t = Timeouts {
+            tcp: 1,
+            tcp_fin: 2,
+            udp: 42,
+        };
+        assert_eq!(s.timeout(&t), 42);
+        assert_eq!(UdpState::from_raw(0), Some(s));
+        assert_eq!(UdpState::from_raw(1), None);
+        assert_eq!(s.raw(), 0);
+        let i = transition(0x1100, Direction::Input);
+        assert_eq!(i.flags, 0x1100);
+        assert!(!i.assure_template);
+        assert_eq!(i.active, ActiveChange::Unchanged);
+        assert!(transition(0, Direction::Output).assure_template);
+        assert!(!transition(0, Direction::InputOnly).assure_template);
+    }
+}
