@@ -38,7 +38,10 @@ impl fmt::Display for HexAddr<'_> {
 /// The header of `/proc/net/ip_vs`.
 pub fn ip_vs_header(w: &mut impl Write, version: u32, conn_tab_size: u32) -> fmt::Result {
     let (a, b, c) = version_triple(version);
-    writeln!(w, "IP Virtual Server version {a}.{b}.{c} (size={conn_tab_size})")?;
+    writeln!(
+        w,
+        "IP Virtual Server version {a}.{b}.{c} (size={conn_tab_size})"
+    )?;
     w.write_str("Prot LocalAddress:Port Scheduler Flags\n")?;
     w.write_str("  -> RemoteAddress:Port Forward Weight ActiveConn InActConn\n")
 }
@@ -181,8 +184,13 @@ mod tests {
             port: 53,
         };
         let persistent = svc_flags::PERSISTENT | svc_flags::ONEPACKET;
-        ip_vs_service(&mut s, &udp, &conf("sh", persistent, 120, [255, 255, 255, 0]), 250)
-            .unwrap();
+        ip_vs_service(
+            &mut s,
+            &udp,
+            &conf("sh", persistent, 120, [255, 255, 255, 0]),
+            250,
+        )
+        .unwrap();
         let fwm = ServiceKey::Fwmark {
             af: Af::Inet,
             mark: 42,
