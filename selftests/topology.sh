@@ -5,6 +5,7 @@
 #
 #   client 10.0.1.2 ---- 10.0.1.1 director 10.0.2.1 (br0) ---- rsN 10.0.2.(10+N)
 #                         VIP 10.0.1.100
+#   (topo_direct_return adds client 10.0.2.2 on br0 for DR/TUN answers)
 #
 # The client reaches the director directly; the real servers sit on a
 # bridge inside the director namespace (one L2 segment, as DR needs) and
@@ -47,5 +48,24 @@ topo_lvs() {
 		ip -n "$ns" addr add "$(rs_ip "$i")/24" dev e0
 		ip -n "$ns" link set e0 up
 		ip -n "$ns" route add default via "$DIR_RS_IP"
+	done
+}
+
+# topo_direct_return: for DR and TUN, where real servers answer clients
+# directly, not through the director: put the client on the real servers'
+# segment too (10.0.2.2) and give each real server a route to it there.
+# (Through the director the answers, sourced from the VIP, a local address
+# of the director, would be dropped as martians.)
+CLIENT_LAN_IP=10.0.2.2
+topo_direct_return() {
+	local ns
+	ip link add c1 netns "$client" type veth peer name rc netns "$director"
+	ip -n "$director" link set rc master br0 up
+	ip -n "$client" addr add "$CLIENT_LAN_IP/24" dev c1
+	ip -n "$client" link set c1 up
+	ip netns exec "$client" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.c1.rp_filter=0 \
+		net.ipv4.conf.c0.rp_filter=0
+	for ns in "${RS_NS[@]}"; do
+		ip -n "$ns" route add "$CLIENT_IP/32" via "$CLIENT_LAN_IP"
 	done
 }

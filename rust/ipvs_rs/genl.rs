@@ -113,7 +113,8 @@ fn doit(req: &mut Request<'_>) -> CmdResult {
                 errno_of(Errno::Esrch),
                 c"IPVS_CMD_ATTR_SERVICE: no such service",
             ))?;
-            encode_service(&mut w, &svc.key, &svc.conf, &svc.stats).map_err(too_big)?;
+            let conf = svc.with(|i| i.conf);
+            encode_service(&mut w, &svc.key, &conf, &svc.stats.get()).map_err(too_big)?;
             cmd::NEW_SERVICE
         }
         cmd::GET_DEST | cmd::GET_DAEMON => {
@@ -126,6 +127,7 @@ fn doit(req: &mut Request<'_>) -> CmdResult {
             let mut services = st.services.lock();
             let mut table = ControlTable {
                 services: &mut services,
+                published: &st.published,
                 timeouts: &st.timeouts,
             };
             control::execute(&mut table, command, req.attrs())?;
@@ -187,8 +189,9 @@ fn dumpit(dump: &mut Dump<'_>) -> core::result::Result<bool, c_int> {
         cmd::GET_SERVICE => {
             let services = st.services.lock();
             dump_from(dump, cmd::NEW_SERVICE, |i, w| {
-                let s = services.list.as_slice().get(i)?;
-                Some(encode_service(w, &s.key, &s.conf, &s.stats))
+                let s = services.list.get(i)?;
+                let conf = s.with(|inner| inner.conf);
+                Some(encode_service(w, &s.key, &conf, &s.stats.get()))
             })
         }
         cmd::GET_DEST => {
@@ -201,8 +204,16 @@ fn dumpit(dump: &mut Dump<'_>) -> core::result::Result<bool, c_int> {
                 return Ok(true);
             };
             dump_from(dump, cmd::NEW_DEST, |i, w| {
-                let d = svc.dests.as_slice().get(i)?;
-                Some(encode_dest(w, &d.key, &d.conf, &d.conns, &d.stats))
+                svc.with(|inner| {
+                    let d = inner.dests.get(i)?;
+                    Some(encode_dest(
+                        w,
+                        &d.rt.key,
+                        &d.conf,
+                        &d.rt.conns(),
+                        &d.rt.stats.get(),
+                    ))
+                })
             })
         }
         // No sync daemons run.

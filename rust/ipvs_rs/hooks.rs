@@ -2,14 +2,17 @@
 //! Netfilter hook entry points, at upstream IPVS's places and priorities
 //! (the table is `ipvs_rs_nf_ops` in the shim).
 //!
-//! With no virtual services configured every packet is accepted unchanged;
-//! the director's data plane plugs in here.
+//! Each entry point wraps the raw arguments and hands them to
+//! `dataplane.rs`.
 
+use crate::dataplane::{self, Verdict};
 use crate::kbind::bindings;
+use crate::kbind::netns::NetRef;
+use crate::kbind::skb::SkBuff;
 use core::ffi::{c_uint, c_void};
 
 macro_rules! hook {
-    ($(#[$doc:meta])* $name:ident) => {
+    ($(#[$doc:meta])* $name:ident => $f:path) => {
         $(#[$doc])*
         ///
         /// # Safety
@@ -18,31 +21,45 @@ macro_rules! hook {
         #[no_mangle]
         pub(crate) unsafe extern "C" fn $name(
             _priv: *mut c_void,
-            _skb: *mut bindings::sk_buff,
-            _state: *const bindings::nf_hook_state,
+            skb: *mut bindings::sk_buff,
+            state: *const bindings::nf_hook_state,
         ) -> c_uint {
-            bindings::NF_ACCEPT
+            // SAFETY: netfilter passes the skb it is running the hook on,
+            // and the hook state whose namespace holds a reference for the
+            // duration of the hook.
+            let (skb, net) = unsafe {
+                (
+                    SkBuff::from_raw(skb),
+                    NetRef::new(bindings::ipvs_rs_hook_net(state)),
+                )
+            };
+            $f(skb, net).raw()
         }
     };
 }
 
+/// Packets the director does not act on in this direction.
+fn pass(_skb: SkBuff, _net: NetRef<'_>) -> Verdict {
+    Verdict::Accept
+}
+
 hook!(
     /// LOCAL_IN and FORWARD: replies from real servers (NAT).
-    ipvs_rs_reply4
+    ipvs_rs_reply4 => dataplane::reply
 );
 hook!(
     /// LOCAL_IN: requests from remote clients to a virtual service.
-    ipvs_rs_remote_request4
+    ipvs_rs_remote_request4 => dataplane::request
 );
 hook!(
-    /// LOCAL_OUT: replies to local clients.
-    ipvs_rs_local_reply4
+    /// LOCAL_OUT: replies to local clients (not handled yet).
+    ipvs_rs_local_reply4 => pass
 );
 hook!(
-    /// LOCAL_OUT: requests from local clients to a virtual service.
-    ipvs_rs_local_request4
+    /// LOCAL_OUT: requests from local clients (not handled yet).
+    ipvs_rs_local_request4 => pass
 );
 hook!(
-    /// FORWARD: ICMP errors about forwarded connections.
-    ipvs_rs_forward_icmp4
+    /// FORWARD: ICMP errors about forwarded connections (not handled yet).
+    ipvs_rs_forward_icmp4 => pass
 );

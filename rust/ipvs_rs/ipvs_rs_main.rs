@@ -28,12 +28,16 @@ use kernel::prelude::*;
 #[path = "../kbind/mod.rs"]
 pub mod kbind;
 
+mod conn;
+mod dataplane;
 mod genl;
 mod guard;
 mod hooks;
 mod netns;
 mod procfs;
 mod services;
+mod stats;
+mod xmit;
 
 module! {
     type: IpvsRs,
@@ -55,10 +59,13 @@ impl kernel::Module for IpvsRs {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         netns::configure_from_params();
         // Refuse upstream ip_vs from now on, then take the ABI: if ip_vs is
-        // already loaded, registering the family fails and nothing stays.
+        // already loaded, registering the family fails and nothing stays
+        // (before any namespace state, whose /proc files would collide with
+        // ip_vs's). Commands arriving before a namespace is set up get
+        // ENODEV.
         let guard = guard::Registration::new()?;
-        let pernet = netns::Registration::new()?;
         let genl = genl::Registration::new()?;
+        let pernet = netns::Registration::new()?;
         pr_info!(
             "IPVS ABI {} loaded, connection table size {}\n",
             "1.2.1",

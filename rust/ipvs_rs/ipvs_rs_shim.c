@@ -12,7 +12,17 @@
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
 #include <linux/seq_file_net.h>
+#include <linux/ip.h>
+#include <linux/random.h>
+#include <linux/timer.h>
+#include <net/dst.h>
 #include <net/genetlink.h>
+#include <net/icmp.h>
+#include <net/gso.h>
+#include <net/ip.h>
+#include <net/ip_tunnels.h>
+#include <net/route.h>
+#include <net/netfilter/nf_conntrack.h>
 #include <net/net_namespace.h>
 #include <net/sock.h>
 #include <net/netns/generic.h>
@@ -29,6 +39,15 @@ MODULE_PARM_DESC(conn_tab_bits, "log2 of the connection hash table size (8..20, 
 unsigned int ipvs_rs_param_conn_tab_bits(void)
 {
 	return READ_ONCE(conn_tab_bits);
+}
+
+static unsigned int conn_max = 1 << 20;
+module_param(conn_max, uint, 0444);
+MODULE_PARM_DESC(conn_max, "most connections per network namespace (default 1048576); more are refused and counted");
+
+unsigned int ipvs_rs_param_conn_max(void)
+{
+	return READ_ONCE(conn_max);
 }
 
 /* --- per network namespace state: one pointer, owned by Rust --- */
@@ -228,4 +247,189 @@ struct notifier_block ipvs_rs_module_nb = {
 const char *ipvs_rs_module_name(const struct module *mod)
 {
 	return mod->name;
+}
+
+/*
+ * --- data path: mechanical skb, route and transmit steps. What to do with
+ * a packet is decided in Rust (rust/ipvs_rs/xmit.rs, dataplane.rs). ---
+ */
+
+/* The network header, with at least len bytes linear (and writable). */
+unsigned char *ipvs_rs_skb_header(struct sk_buff *skb, unsigned int len,
+				  bool writable)
+{
+	if (writable ? skb_ensure_writable(skb, len) : !pskb_may_pull(skb, len))
+		return NULL;
+	return skb_network_header(skb);
+}
+
+/* Bytes from the network header to the end of the packet. */
+unsigned int ipvs_rs_skb_len(const struct sk_buff *skb)
+{
+	return skb->len - skb_network_offset(skb);
+}
+
+u8 ipvs_rs_skb_ip_summed(const struct sk_buff *skb)
+{
+	return skb->ip_summed;
+}
+
+u32 ipvs_rs_skb_mark(const struct sk_buff *skb)
+{
+	return skb->mark;
+}
+
+bool ipvs_rs_skb_ipvs_property(const struct sk_buff *skb)
+{
+	return skb->ipvs_property;
+}
+
+void ipvs_rs_kfree_skb(struct sk_buff *skb)
+{
+	kfree_skb(skb);
+}
+
+/* A route to daddr (as next hop only, with known_nh), as upstream's
+ * do_output_route4. Returns a held route or NULL. */
+struct rtable *ipvs_rs_route4(struct net *net, __be32 daddr, bool known_nh,
+			      bool *local, unsigned int *mtu, __be32 *saddr)
+{
+	struct flowi4 fl4;
+	struct rtable *rt;
+
+	memset(&fl4, 0, sizeof(fl4));
+	fl4.daddr = daddr;
+	fl4.flowi4_flags = known_nh ? FLOWI_FLAG_KNOWN_NH : 0;
+	rt = ip_route_output_key(net, &fl4);
+	if (IS_ERR(rt))
+		return NULL;
+	*local = !!(rt->rt_flags & RTCF_LOCAL);
+	*mtu = dst_mtu(&rt->dst);
+	*saddr = fl4.saddr;
+	return rt;
+}
+
+void ipvs_rs_rt_put(struct rtable *rt)
+{
+	ip_rt_put(rt);
+}
+
+/* Attach a held route to the skb (the skb takes the reference). */
+void ipvs_rs_skb_set_route(struct sk_buff *skb, struct rtable *rt)
+{
+	skb_dst_drop(skb);
+	skb_dst_set(skb, &rt->dst);
+}
+
+/* Send a routed skb out through LOCAL_OUT, as upstream's
+ * ip_vs_nat_send_or_cont / ip_vs_send_or_cont: marked as ours so our own
+ * hooks let it pass, detached from conntrack and any early-demux socket. */
+void ipvs_rs_send4(struct net *net, struct sk_buff *skb)
+{
+#if IS_ENABLED(CONFIG_NF_CONNTRACK)
+	enum ip_conntrack_info ctinfo;
+	struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
+
+	if (ct) {
+		nf_conntrack_put(&ct->ct_general);
+		nf_ct_set(skb, NULL, IP_CT_UNTRACKED);
+	}
+#endif
+	skb->ipvs_property = 1;
+	/* From LOCAL_IN, not from a local socket: drop early demux's socket. */
+	if (skb->dev)
+		skb_orphan(skb);
+	skb_forward_csum(skb);
+	if (skb->dev)
+		skb_clear_tstamp(skb);
+	NF_HOOK(NFPROTO_IPV4, NF_INET_LOCAL_OUT, net, NULL, skb, NULL,
+		skb_dst(skb)->dev, dst_output);
+}
+
+/* Make room for len bytes of outer header before the network header and
+ * make them the new network header (tunnels). */
+unsigned char *ipvs_rs_skb_push_outer4(struct sk_buff *skb, unsigned int len)
+{
+	if (skb_cow_head(skb, len + LL_RESERVED_SPACE(skb_dst(skb)->dev)))
+		return NULL;
+	/* GSO packets must be segmented as IPIP (upstream's
+	 * iptunnel_handle_offloads with __tun_gso_type_mask). */
+	if (iptunnel_handle_offloads(skb, SKB_GSO_IPXIP4))
+		return NULL;
+	skb_set_inner_ipproto(skb, IPPROTO_IPIP);
+	skb_push(skb, len);
+	skb_reset_network_header(skb);
+	memset(IPCB(skb), 0, sizeof(*IPCB(skb)));
+	return skb_network_header(skb);
+}
+
+void ipvs_rs_icmp_send4(struct sk_buff *skb, int type, int code, __be32 info)
+{
+	icmp_send(skb, type, code, info);
+}
+
+/* Upstream's ip_vs_exceeds_mtu: GSO packets are measured per segment. */
+bool ipvs_rs_skb_exceeds_mtu(const struct sk_buff *skb, unsigned int mtu)
+{
+	if (skb->len <= mtu)
+		return false;
+	if (skb_is_gso(skb) && skb_gso_validate_network_len(skb, mtu))
+		return false;
+	return true;
+}
+
+/* After an incremental L4 checksum update a CHECKSUM_COMPLETE value no
+ * longer matches the packet. */
+void ipvs_rs_skb_csum_rewritten(struct sk_buff *skb)
+{
+	if (skb->ip_summed == CHECKSUM_COMPLETE)
+		skb->ip_summed = CHECKSUM_NONE;
+}
+
+struct net *ipvs_rs_hook_net(const struct nf_hook_state *state)
+{
+	return state->net;
+}
+
+/* --- RCU, bottom halves, timers, randomness --- */
+
+void ipvs_rs_rcu_read_lock(void)
+{
+	rcu_read_lock();
+}
+
+void ipvs_rs_rcu_read_unlock(void)
+{
+	rcu_read_unlock();
+}
+
+void ipvs_rs_local_bh_disable(void)
+{
+	local_bh_disable();
+}
+
+void ipvs_rs_local_bh_enable(void)
+{
+	local_bh_enable();
+}
+
+unsigned long ipvs_rs_jiffies(void)
+{
+	return READ_ONCE(jiffies);
+}
+
+void ipvs_rs_timer_setup(struct timer_list *timer,
+			 void (*fn)(struct timer_list *))
+{
+	timer_setup(timer, fn, 0);
+}
+
+u32 ipvs_rs_random_u32(void)
+{
+	return get_random_u32();
+}
+
+u64 ipvs_rs_random_u64(void)
+{
+	return get_random_u64();
 }

@@ -5,9 +5,12 @@
 //! namespace; `ipvs_rs_net_init` puts a boxed [`NetState`] there and
 //! registers the netfilter hooks, `ipvs_rs_net_exit` undoes both.
 
+use crate::conn::ConnTable;
 use crate::kbind::bindings;
 use crate::kbind::netns::NetRef;
-use crate::services::Services;
+use crate::kbind::rcu;
+use crate::services::{Published, Services};
+use crate::stats::AtomicStats;
 use core::ffi::c_int;
 use core::pin::Pin;
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -35,6 +38,12 @@ pub(crate) fn configure_from_params() {
         default
     });
     CONN_TAB_BITS.store(bits, Ordering::Relaxed);
+}
+
+/// The most connections a namespace may hold (module parameter `conn_max`).
+pub(crate) fn conn_max() -> u32 {
+    // SAFETY: plain read of a module parameter through the shim.
+    unsafe { bindings::ipvs_rs_param_conn_max() }
 }
 
 /// Number of connection table buckets per namespace.
@@ -88,6 +97,13 @@ pub(crate) struct NetState {
     /// The service table; the control plane's lock.
     #[pin]
     pub(crate) services: Mutex<Services>,
+    /// The services as the packet path sees them (RCU).
+    pub(crate) published: Published,
+    /// Namespace totals (`/proc/net/ip_vs_stats`).
+    pub(crate) total: AtomicStats,
+    /// The connection table.
+    #[pin]
+    pub(crate) conns: ConnTable,
 }
 
 impl NetState {
@@ -152,12 +168,16 @@ fn unregister_hooks(net: NetRef<'_>) {
 }
 
 fn net_init(net: NetRef<'_>) -> Result {
+    let conns = ConnTable::new(CONN_TAB_BITS.load(Ordering::Relaxed), conn_max())?;
     let state = KBox::pin_init(
-        pin_init!(NetState {
+        try_pin_init!(NetState {
             conn_tab_size: conn_tab_size(),
             timeouts: AtomicTimeouts::new(Timeouts::DEFAULT),
             services <- new_mutex!(Services::new(), "ipvs_rs::services"),
-        }),
+            published: Published::new(),
+            total: AtomicStats::default(),
+            conns <- conns,
+        }? Error),
         GFP_KERNEL,
     )?;
     // SAFETY: the state is never moved out of its box: the raw pointer is
@@ -187,7 +207,9 @@ fn free_state(net: NetRef<'_>) {
     let raw = unsafe { core::ptr::replace(net.slot(), core::ptr::null_mut()) };
     if !raw.is_null() {
         // SAFETY: from KBox::into_raw in net_init, not freed before.
-        drop(unsafe { KBox::from_raw(raw.cast::<NetState>()) });
+        let state = unsafe { KBox::from_raw(raw.cast::<NetState>()) };
+        state.published.clear();
+        drop(state);
     }
 }
 
@@ -215,8 +237,15 @@ pub(crate) unsafe extern "C" fn ipvs_rs_net_init(net: *mut bindings::net) -> c_i
 pub(crate) unsafe extern "C" fn ipvs_rs_net_exit(net: *mut bindings::net) {
     // SAFETY: the pernet core keeps the namespace alive during exit.
     let net = unsafe { NetRef::new(net) };
-    unregister_hooks(net);
+    // No new lookups: hooks gone and, after the grace period that
+    // unregister_hooks waits for, no running ones; proc files gone.
     // SAFETY: created in ipvs_rs_net_init; removal waits for readers.
     unsafe { bindings::ipvs_rs_proc_remove(net.as_ptr()) };
+    unregister_hooks(net);
+    if let Some(st) = NetState::get(net) {
+        st.conns.flush();
+    }
+    // Connections that expired earlier are freed by RCU callbacks.
+    rcu::rcu_barrier();
     free_state(net);
 }

@@ -5,11 +5,13 @@
 
 use crate::kbind::bindings;
 use crate::kbind::netns::NetRef;
+use crate::kbind::rcu::RcuGuard;
 use crate::netns::NetState;
 use core::ffi::{c_int, c_void};
 use core::fmt;
+use ipvs_core::conn::procfmt::write_conn;
+use ipvs_core::conn::proto::state_name;
 use ipvs_core::procfs;
-use ipvs_core::stats::Stats;
 use ipvs_core::version::IPVS_VERSION_CODE;
 
 /// `fmt::Write` into a seq_file.
@@ -37,17 +39,30 @@ fn show(w: &mut SeqWriter, st: &NetState, which: u32) -> fmt::Result {
             procfs::ip_vs_header(w, IPVS_VERSION_CODE, st.conn_tab_size)?;
             let services = st.services.lock();
             for svc in services.list.iter() {
-                procfs::ip_vs_service(w, &svc.key, &svc.conf, hz)?;
-                for d in svc.dests.iter() {
-                    procfs::ip_vs_dest(w, &d.key, &d.conf, d.conns.active, d.conns.inactive)?;
-                }
+                svc.with(|i| {
+                    procfs::ip_vs_service(w, &svc.key, &i.conf, hz)?;
+                    for d in i.dests.iter() {
+                        let c = d.rt.conns();
+                        procfs::ip_vs_dest(w, &d.rt.key, &d.conf, c.active, c.inactive)?;
+                    }
+                    Ok(())
+                })?;
             }
             Ok(())
         }
-        // No packet path yet: no traffic has been counted.
-        bindings::ipvs_rs_proc_file_IPVS_RS_PROC_STATS => procfs::ip_vs_stats(w, &Stats::default()),
-        // No connection table yet: no connections to list.
-        _ => fmt::Write::write_str(w, procfs::IP_VS_CONN_HEADER),
+        bindings::ipvs_rs_proc_file_IPVS_RS_PROC_STATS => procfs::ip_vs_stats(w, &st.total.get()),
+        _ => {
+            fmt::Write::write_str(w, procfs::IP_VS_CONN_HEADER)?;
+            let _rcu = RcuGuard::new();
+            let mut res = Ok(());
+            st.conns.for_each(|c| {
+                let (state, flags) = c.state();
+                let name = state_name(c.tuple.protocol, flags, state.raw());
+                res = write_conn(w, &c.tuple, name, c.expires_secs(), None);
+                res.is_ok()
+            });
+            res
+        }
     }
 }
 

@@ -10,3 +10,5 @@ pub mod error;
 pub mod genl;
 pub mod kvec;
 pub mod netns;
+pub mod rcu;
+pub mod skb;

@@ -17,6 +17,7 @@ struct net;
 struct netlink_callback;
 struct netlink_ext_ack;
 struct nf_hook_ops;
+struct nf_hook_state;
 struct notifier_block;
 struct pernet_operations;
 struct seq_file;
@@ -31,6 +32,7 @@ extern const unsigned int ipvs_rs_nf_ops_count;
 
 /* --- ipvs_rs: module parameters --- */
 unsigned int ipvs_rs_param_conn_tab_bits(void);
+unsigned int ipvs_rs_param_conn_max(void);
 
 /* --- ipvs_rs: /proc/net files of a namespace (ipvs_rs_shim.c) --- */
 enum ipvs_rs_proc_file {
@@ -52,5 +54,37 @@ int ipvs_rs_genl_reply(struct genl_info *info, u8 cmd, const void *attrs,
 		       u32 len);
 int ipvs_rs_genl_dump_put(struct sk_buff *skb, struct netlink_callback *cb,
 			  u8 cmd, const void *attrs, u32 len);
+
+/* --- data path: skb, routes, transmit (ipvs_rs_shim.c) --- */
+struct rtable;
+struct timer_list;
+unsigned char *ipvs_rs_skb_header(struct sk_buff *skb, unsigned int len,
+				  bool writable);
+unsigned int ipvs_rs_skb_len(const struct sk_buff *skb);
+u8 ipvs_rs_skb_ip_summed(const struct sk_buff *skb);
+u32 ipvs_rs_skb_mark(const struct sk_buff *skb);
+bool ipvs_rs_skb_ipvs_property(const struct sk_buff *skb);
+void ipvs_rs_kfree_skb(struct sk_buff *skb);
+struct rtable *ipvs_rs_route4(struct net *net, __be32 daddr, bool known_nh,
+			      bool *local, unsigned int *mtu, __be32 *saddr);
+void ipvs_rs_rt_put(struct rtable *rt);
+void ipvs_rs_skb_set_route(struct sk_buff *skb, struct rtable *rt);
+void ipvs_rs_send4(struct net *net, struct sk_buff *skb);
+unsigned char *ipvs_rs_skb_push_outer4(struct sk_buff *skb, unsigned int len);
+void ipvs_rs_icmp_send4(struct sk_buff *skb, int type, int code, __be32 info);
+bool ipvs_rs_skb_exceeds_mtu(const struct sk_buff *skb, unsigned int mtu);
+void ipvs_rs_skb_csum_rewritten(struct sk_buff *skb);
+struct net *ipvs_rs_hook_net(const struct nf_hook_state *state);
+
+/* --- RCU, bottom halves, timers --- */
+void ipvs_rs_rcu_read_lock(void);
+void ipvs_rs_rcu_read_unlock(void);
+void ipvs_rs_local_bh_disable(void);
+void ipvs_rs_local_bh_enable(void);
+unsigned long ipvs_rs_jiffies(void);
+void ipvs_rs_timer_setup(struct timer_list *timer,
+			 void (*fn)(struct timer_list *));
+u32 ipvs_rs_random_u32(void);
+u64 ipvs_rs_random_u64(void);
 
 #endif /* IPVS_RS_SHIM_H */

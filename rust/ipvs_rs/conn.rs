@@ -1,0 +1,404 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The connection table of a namespace: upstream's design in Rust.
+//!
+//! - One hash table keyed by the client side (protocol, client address and
+//!   port), so replies, which are addressed to the client, hash to the same
+//!   bucket (`ipvs_core::conn::key`).
+//! - Lookups are lock-free under RCU: chains are singly linked through
+//!   atomic pointers published with release stores.
+//! - Writers (insertion by the packet path, removal by expiry or namespace
+//!   exit) take one of 32 striped spinlocks, never two at once.
+//! - Each connection has a timer; expiry costs O(expired connections).
+//!   Memory is freed after an RCU grace period (`call_rcu`).
+//! - The number of entries is capped (`max_conns`): a flood exhausts a
+//!   budget, never memory; refusals are counted.
+//!
+//! Whoever unlinks a connection from its chain owns its release: the timer
+//! callback (queues `call_rcu`) or namespace exit (frees after a grace
+//! period), never both.
+
+use crate::kbind::bindings;
+use crate::kbind::rcu::{self, BhGuard};
+use crate::services::{DestRt, SvcRt};
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use ipvs_core::config::Timeouts;
+use ipvs_core::conn::key::{bucket, ConnTuple, InKey, OutKey};
+use ipvs_core::conn::proto::{transition, ConnState, Event};
+use ipvs_core::conn::tcp::TcpTable;
+use ipvs_core::conn::{BindCounts, Direction};
+use ipvs_core::service::{FwdMethod, Protocol};
+use kernel::alloc::{flags::GFP_ATOMIC, KBox, KVVec};
+use kernel::ffi::c_ulong;
+use kernel::new_spinlock;
+use kernel::prelude::*;
+use kernel::sync::{Arc, SpinLock};
+use kernel::types::Opaque;
+
+/// Writer lock stripes (upstream's `CT_LOCKARRAY_SIZE`).
+const LOCKS: usize = 32;
+
+/// Packed mutable state: state (16 bits) | flags (32 bits) << 16 | dead << 63.
+const DEAD: u64 = 1 << 63;
+
+fn pack(state: u16, flags: u32) -> u64 {
+    u64::from(state) | (u64::from(flags) << 16)
+}
+
+fn unpack(v: u64) -> (u16, u32) {
+    ((v & 0xffff) as u16, ((v >> 16) & 0xffff_ffff) as u32)
+}
+
+/// One connection.
+pub(crate) struct Conn {
+    pub(crate) tuple: ConnTuple,
+    pub(crate) proto: Protocol,
+    pub(crate) fwd: FwdMethod,
+    pub(crate) dest: Arc<DestRt>,
+    pub(crate) svc: Arc<SvcRt>,
+    table: *const ConnTable,
+    packed: AtomicU64,
+    /// Current timeout in jiffies.
+    timeout: AtomicU64,
+    next: AtomicPtr<Conn>,
+    timer: Opaque<bindings::timer_list>,
+    rcu: Opaque<bindings::callback_head>,
+}
+
+// SAFETY: the raw table pointer is only dereferenced while the table is
+// alive (its namespace deletes every timer before freeing it); all other
+// fields are thread-safe.
+unsafe impl Send for Conn {}
+// SAFETY: as above; shared access goes through atomics.
+unsafe impl Sync for Conn {}
+
+impl Conn {
+    /// State name and expiry, for `/proc/net/ip_vs_conn`.
+    pub(crate) fn state(&self) -> (ConnState, u32) {
+        let (raw, flags) = unpack(self.packed.load(Ordering::Relaxed));
+        (
+            ConnState::from_raw(self.proto, raw).unwrap_or(ConnState::initial(self.proto)),
+            flags,
+        )
+    }
+
+    /// Seconds until expiry.
+    pub(crate) fn expires_secs(&self) -> u32 {
+        // SAFETY: the timer is initialised for the connection's life.
+        let expires = unsafe { (*self.timer.get()).expires } as u64;
+        let now = rcu::jiffies();
+        (expires.saturating_sub(now) / u64::from(rcu::hz().max(1))) as u32
+    }
+
+    /// Runs the state machine for one packet in direction `dir`, updates
+    /// the real server's counters and re-arms the timer. Returns false if
+    /// the connection is expiring (the packet should not use it).
+    pub(crate) fn packet(&self, dir: Direction, l4: &[u8], timeouts: &Timeouts) -> bool {
+        let event = Event::parse(self.proto, l4);
+        let mut cur = self.packed.load(Ordering::Acquire);
+        loop {
+            if cur & DEAD != 0 {
+                return false;
+            }
+            let (raw, flags) = unpack(cur);
+            let state =
+                ConnState::from_raw(self.proto, raw).unwrap_or(ConnState::initial(self.proto));
+            let (dir, flags) = dir.effective(flags);
+            let t = event.and_then(|e| transition(TcpTable::Normal, state, flags, dir, e, true));
+            let Some(t) = t else {
+                self.rearm(state.timeout(timeouts));
+                return true;
+            };
+            let new = pack(t.state.raw(), t.flags);
+            match self
+                .packed
+                .compare_exchange(cur, new, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => {
+                    add(&self.dest.active, t.active.active_delta());
+                    add(&self.dest.inactive, t.active.inactive_delta());
+                    self.rearm(t.state.timeout(timeouts));
+                    return true;
+                }
+                Err(seen) => cur = seen,
+            }
+        }
+    }
+
+    fn rearm(&self, secs: u32) {
+        let jiffies = u64::from(secs) * u64::from(rcu::hz());
+        self.timeout.store(jiffies, Ordering::Relaxed);
+        // A dying connection may be re-armed here after its callback
+        // decided to expire it; the callback deletes the timer again
+        // after marking it dead, so the last word is the callback's.
+        // SAFETY: the timer was set up when the connection was created
+        // and lives as long as the connection.
+        unsafe { bindings::mod_timer(self.timer.get(), (rcu::jiffies() + jiffies) as c_ulong) };
+    }
+
+    fn unbind(&self) {
+        let (_, flags) = unpack(self.packed.load(Ordering::Acquire));
+        let c = BindCounts::unbind(flags);
+        add(&self.dest.active, c.active);
+        add(&self.dest.inactive, c.total - c.active);
+        add(&self.dest.persist, c.persist);
+    }
+}
+
+fn add(counter: &AtomicU32, delta: i32) {
+    if delta >= 0 {
+        counter.fetch_add(delta.unsigned_abs(), Ordering::Relaxed);
+    } else {
+        counter.fetch_sub(delta.unsigned_abs(), Ordering::Relaxed);
+    }
+}
+
+/// The connection table.
+#[pin_data]
+pub(crate) struct ConnTable {
+    bits: u32,
+    rnd: u32,
+    heads: KVVec<AtomicPtr<Conn>>,
+    #[pin]
+    locks: [SpinLock<()>; LOCKS],
+    count: AtomicU32,
+    max: u32,
+    /// New connections refused because the table was full.
+    pub(crate) refused: AtomicU64,
+}
+
+impl ConnTable {
+    /// A table of `2^bits` buckets holding at most `max` connections.
+    pub(crate) fn new(bits: u32, max: u32) -> Result<impl PinInit<Self, Error>> {
+        let mut heads = KVVec::with_capacity(1 << bits, GFP_KERNEL)?;
+        for _ in 0..(1usize << bits) {
+            heads.push(AtomicPtr::new(core::ptr::null_mut()), GFP_KERNEL)?;
+        }
+        Ok(try_pin_init!(ConnTable {
+            bits,
+            rnd: rcu::random_u64() as u32,
+            heads,
+            locks <- kernel::init::pin_init_array_from_fn(|_| new_spinlock!((), "ipvs_rs::conn_tab")),
+            count: AtomicU32::new(0),
+            max,
+            refused: AtomicU64::new(0),
+        }? Error))
+    }
+
+    fn head(&self, hash: u32) -> Option<&AtomicPtr<Conn>> {
+        self.heads.get(bucket(hash, self.bits))
+    }
+
+    fn lock(&self, hash: u32) -> &SpinLock<()> {
+        let i = bucket(hash, self.bits) % LOCKS;
+        // In range: `i < LOCKS`, the array's length.
+        #[allow(clippy::indexing_slicing)]
+        &self.locks[i]
+    }
+
+    /// Walks the chain of `hash` under RCU.
+    fn chain<'a>(&'a self, hash: u32) -> impl Iterator<Item = &'a Conn> + 'a {
+        let mut p = self
+            .head(hash)
+            .map_or(core::ptr::null_mut(), |h| h.load(Ordering::Acquire));
+        core::iter::from_fn(move || {
+            // SAFETY: entries reachable from a head are freed only after an
+            // RCU grace period following their unlinking, and the caller is
+            // in an RCU read-side section (netfilter hooks run in one).
+            let c = unsafe { p.as_ref()? };
+            p = c.next.load(Ordering::Acquire);
+            Some(c)
+        })
+    }
+
+    /// The connection of a packet from the client (caller in RCU).
+    pub(crate) fn find_in(&self, key: &InKey) -> Option<&Conn> {
+        self.chain(key.hash(self.rnd)).find(|c| {
+            let (_, flags) = unpack(c.packed.load(Ordering::Relaxed));
+            key.matches(&c.tuple, flags)
+        })
+    }
+
+    /// The connection of a reply from a real server (caller in RCU).
+    pub(crate) fn find_out(&self, key: &OutKey) -> Option<&Conn> {
+        self.chain(key.hash(self.rnd)).find(|c| {
+            let (_, flags) = unpack(c.packed.load(Ordering::Relaxed));
+            key.matches(&c.tuple, flags)
+        })
+    }
+
+    /// Creates and hashes a connection (softirq). `None` if the table is
+    /// full or memory is short.
+    pub(crate) fn create(
+        &self,
+        tuple: ConnTuple,
+        proto: Protocol,
+        fwd: FwdMethod,
+        flags: u32,
+        dest: Arc<DestRt>,
+        svc: Arc<SvcRt>,
+    ) -> Option<&Conn> {
+        if self.count.fetch_add(1, Ordering::Relaxed) >= self.max {
+            self.count.fetch_sub(1, Ordering::Relaxed);
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        let conn = KBox::new(
+            Conn {
+                tuple,
+                proto,
+                fwd,
+                dest,
+                svc,
+                table: self,
+                packed: AtomicU64::new(pack(ConnState::initial(proto).raw(), flags)),
+                timeout: AtomicU64::new(0),
+                next: AtomicPtr::new(core::ptr::null_mut()),
+                timer: Opaque::uninit(),
+                rcu: Opaque::uninit(),
+            },
+            GFP_ATOMIC,
+        );
+        let Ok(conn) = conn else {
+            self.count.fetch_sub(1, Ordering::Relaxed);
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return None;
+        };
+        let raw = KBox::into_raw(conn);
+        // SAFETY: raw is a fresh, exclusively owned allocation that is not
+        // moved again; the timer is set up before anything can arm it.
+        let conn = unsafe { &*raw };
+        // SAFETY: as above.
+        unsafe { bindings::ipvs_rs_timer_setup(conn.timer.get(), Some(conn_timer_expired)) };
+        let b = BindCounts::bind(flags);
+        add(&conn.dest.active, b.active);
+        add(&conn.dest.inactive, b.total - b.active);
+        add(&conn.dest.persist, b.persist);
+        let hash = tuple.hash(self.rnd);
+        {
+            let _g = self.lock(hash).lock();
+            if let Some(head) = self.head(hash) {
+                conn.next
+                    .store(head.load(Ordering::Relaxed), Ordering::Relaxed);
+                head.store(raw, Ordering::Release);
+            }
+        }
+        Some(conn)
+    }
+
+    /// Unlinks `conn`; true if it was in the table (the caller now owns it).
+    fn unlink(&self, conn: *mut Conn) -> bool {
+        // SAFETY: conn is alive: either the caller owns a reference from a
+        // timer callback that has not released it, or holds the lock.
+        let hash = unsafe { (*conn).tuple.hash(self.rnd) };
+        let _g = self.lock(hash).lock();
+        let Some(mut link) = self.head(hash) else {
+            return false;
+        };
+        loop {
+            let p = link.load(Ordering::Relaxed);
+            if p.is_null() {
+                return false;
+            }
+            // SAFETY: entries are alive while linked and we hold the lock.
+            let c = unsafe { &*p };
+            if core::ptr::eq(p, conn) {
+                link.store(c.next.load(Ordering::Relaxed), Ordering::Release);
+                self.count.fetch_sub(1, Ordering::Relaxed);
+                return true;
+            }
+            link = &c.next;
+        }
+    }
+
+    /// Removes and frees every connection (namespace exit, process context).
+    /// The caller has unregistered the hooks and removed the proc files and
+    /// waited for their readers: nothing can look connections up any more.
+    pub(crate) fn flush(&self) {
+        for head in self.heads.iter() {
+            loop {
+                let p = {
+                    let _bh = BhGuard::new();
+                    head.load(Ordering::Acquire)
+                };
+                if p.is_null() {
+                    break;
+                }
+                let owned = {
+                    let _bh = BhGuard::new();
+                    self.unlink(p)
+                };
+                if !owned {
+                    // Its timer callback unlinked it and will free it.
+                    continue;
+                }
+                // SAFETY: we unlinked it, so we own it. Deleting the timer
+                // synchronously means no callback runs afterwards (a running
+                // one finds it unlinked and leaves it to us). No reader can
+                // reach it (see above), so it is freed at once.
+                unsafe {
+                    let c = &*p;
+                    c.packed.fetch_or(DEAD, Ordering::AcqRel);
+                    bindings::timer_delete_sync(c.timer.get());
+                    c.unbind();
+                    drop(KBox::from_raw(p));
+                }
+            }
+        }
+    }
+
+    /// Every connection, for `/proc/net/ip_vs_conn` (caller in RCU); stops
+    /// when `f` returns false.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&Conn) -> bool) {
+        for head in self.heads.iter() {
+            let mut p = head.load(Ordering::Acquire);
+            // SAFETY: as in chain().
+            while let Some(c) = unsafe { p.as_ref() } {
+                if !f(c) {
+                    return;
+                }
+                p = c.next.load(Ordering::Acquire);
+            }
+        }
+    }
+}
+
+/// Timer callback: the connection timed out.
+///
+/// # Safety
+///
+/// Called by the timer subsystem with the timer embedded in a live `Conn`.
+unsafe extern "C" fn conn_timer_expired(timer: *mut bindings::timer_list) {
+    let off = core::mem::offset_of!(Conn, timer);
+    // SAFETY: the timer is embedded in a Conn (set up in create()).
+    let raw = unsafe { timer.cast::<u8>().sub(off).cast::<Conn>() };
+    // SAFETY: the connection is alive: it is freed only after its owner
+    // unlinked it and (for namespace exit) waited for this callback.
+    let conn = unsafe { &*raw };
+    conn.packed.fetch_or(DEAD, Ordering::AcqRel);
+    // A packet may have re-armed the timer before seeing DEAD.
+    // SAFETY: deleting our own timer from its callback is allowed.
+    unsafe { bindings::timer_delete(conn.timer.get()) };
+    // SAFETY: the table outlives every connection timer (see Conn).
+    let table = unsafe { &*conn.table };
+    if !table.unlink(raw) {
+        // Namespace exit unlinked it first and frees it.
+        return;
+    }
+    conn.unbind();
+    // SAFETY: unlinked and dead; freed after a grace period, once every
+    // reader that could still see it is gone.
+    unsafe { bindings::call_rcu(conn.rcu.get(), Some(conn_free_rcu)) };
+}
+
+/// RCU callback: frees an expired connection.
+///
+/// # Safety
+///
+/// Called by RCU with the `rcu_head` of a `Conn` passed to `call_rcu` once.
+unsafe extern "C" fn conn_free_rcu(head: *mut bindings::callback_head) {
+    let off = core::mem::offset_of!(Conn, rcu);
+    // SAFETY: the rcu_head is embedded in a Conn passed to call_rcu once.
+    let raw = unsafe { head.cast::<u8>().sub(off).cast::<Conn>() };
+    // SAFETY: from KBox::into_raw in create(); nothing references it now.
+    drop(unsafe { KBox::from_raw(raw) });
+}

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: GPL-2.0
+//! RCU read-side sections, grace periods, bottom-half disabling, jiffies
+//! and randomness.
+
+use super::bindings;
+use core::marker::PhantomData;
+
+/// An RCU read-side critical section, ended on drop.
+pub struct RcuGuard(PhantomData<*mut ()>);
+
+impl RcuGuard {
+    /// Enters a read-side section.
+    pub fn new() -> Self {
+        // SAFETY: balanced by the unlock in drop; the guard is !Send.
+        unsafe { bindings::ipvs_rs_rcu_read_lock() };
+        RcuGuard(PhantomData)
+    }
+}
+
+impl Default for RcuGuard {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for RcuGuard {
+    fn drop(&mut self) {
+        // SAFETY: locked in new() on this CPU/task.
+        unsafe { bindings::ipvs_rs_rcu_read_unlock() };
+    }
+}
+
+/// Waits for every pre-existing RCU reader. Process context only.
+pub fn synchronize_rcu() {
+    // SAFETY: callers are in process context (control plane, netns exit).
+    unsafe { bindings::synchronize_rcu() };
+}
+
+/// Waits for every pending `call_rcu` callback. Process context only.
+pub fn rcu_barrier() {
+    // SAFETY: callers are in process context.
+    unsafe { bindings::rcu_barrier() };
+}
+
+/// Bottom halves disabled on this CPU until drop (so process context can
+/// take a lock the packet path takes in softirq).
+pub struct BhGuard(PhantomData<*mut ()>);
+
+impl BhGuard {
+    /// Disables bottom halves.
+    pub fn new() -> Self {
+        // SAFETY: balanced in drop; the guard is !Send.
+        unsafe { bindings::ipvs_rs_local_bh_disable() };
+        BhGuard(PhantomData)
+    }
+}
+
+impl Default for BhGuard {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for BhGuard {
+    fn drop(&mut self) {
+        // SAFETY: disabled in new() on this CPU.
+        unsafe { bindings::ipvs_rs_local_bh_enable() };
+    }
+}
+
+/// The current jiffies.
+pub fn jiffies() -> u64 {
+    // SAFETY: plain read.
+    unsafe { bindings::ipvs_rs_jiffies() as u64 }
+}
+
+/// The kernel's HZ.
+pub fn hz() -> u32 {
+    // SAFETY: reads a constant.
+    unsafe { bindings::ipvs_rs_hz() }
+}
+
+/// A random u64 (`get_random_u64`).
+pub fn random_u64() -> u64 {
+    // SAFETY: no preconditions.
+    unsafe { bindings::ipvs_rs_random_u64() }
+}

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: GPL-2.0
+//! A socket buffer handed to a netfilter hook, and what the data path does
+//! with it: read and write its headers, route it, send it, drop it.
+
+use super::bindings;
+use super::netns::NetRef;
+
+/// `CHECKSUM_PARTIAL`: the L4 checksum field holds only the pseudo-header
+/// sum; the rest is computed on transmit.
+pub const CHECKSUM_PARTIAL: u8 = bindings::CHECKSUM_PARTIAL as u8;
+
+/// A packet being processed by a hook. Owned by the hook's caller until a
+/// consuming method (`send4`, `drop_packet`) takes it over.
+pub struct SkBuff {
+    ptr: *mut bindings::sk_buff,
+}
+
+impl SkBuff {
+    /// Wraps the skb a netfilter hook received.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be the valid skb of the running hook invocation, and the
+    /// wrapper must not outlive it unless a consuming method took it.
+    pub unsafe fn from_raw(ptr: *mut bindings::sk_buff) -> Self {
+        Self { ptr }
+    }
+
+    /// Bytes from the network header to the end of the packet.
+    pub fn len(&self) -> usize {
+        // SAFETY: the skb is valid (type invariant).
+        unsafe { bindings::ipvs_rs_skb_len(self.ptr) as usize }
+    }
+
+    /// Whether the packet is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The first `len` bytes from the network header, pulled into the
+    /// linear area, or `None` if the packet is shorter.
+    pub fn header(&mut self, len: usize) -> Option<&[u8]> {
+        let n = u32::try_from(len).ok()?;
+        // SAFETY: the skb is valid; on success the shim guarantees `len`
+        // linear bytes at the returned pointer, which stay valid until the
+        // skb is modified, i.e. while `self` is borrowed.
+        unsafe {
+            let p = bindings::ipvs_rs_skb_header(self.ptr, n, false);
+            (!p.is_null()).then(|| core::slice::from_raw_parts(p.cast_const(), len))
+        }
+    }
+
+    /// Like [`Self::header`], writable (unshared first if cloned).
+    pub fn header_mut(&mut self, len: usize) -> Option<&mut [u8]> {
+        let n = u32::try_from(len).ok()?;
+        // SAFETY: as in `header`; skb_ensure_writable made the bytes private
+        // to this skb, and `&mut self` makes the borrow exclusive.
+        unsafe {
+            let p = bindings::ipvs_rs_skb_header(self.ptr, n, true);
+            (!p.is_null()).then(|| core::slice::from_raw_parts_mut(p, len))
+        }
+    }
+
+    /// `skb->ip_summed`.
+    pub fn ip_summed(&self) -> u8 {
+        // SAFETY: the skb is valid.
+        unsafe { bindings::ipvs_rs_skb_ip_summed(self.ptr) }
+    }
+
+    /// `skb->mark` (the firewall mark).
+    pub fn mark(&self) -> u32 {
+        // SAFETY: the skb is valid.
+        unsafe { bindings::ipvs_rs_skb_mark(self.ptr) }
+    }
+
+    /// Whether the director itself already handled this packet.
+    pub fn is_ipvs_property(&self) -> bool {
+        // SAFETY: the skb is valid.
+        unsafe { bindings::ipvs_rs_skb_ipvs_property(self.ptr) }
+    }
+
+    /// Whether the packet (each segment, if GSO) is longer than `mtu`.
+    pub fn exceeds_mtu(&self, mtu: u32) -> bool {
+        // SAFETY: the skb is valid.
+        unsafe { bindings::ipvs_rs_skb_exceeds_mtu(self.ptr, mtu) }
+    }
+
+    /// Tells the skb its L4 checksum was rewritten in place.
+    pub fn csum_rewritten(&mut self) {
+        // SAFETY: the skb is valid.
+        unsafe { bindings::ipvs_rs_skb_csum_rewritten(self.ptr) }
+    }
+
+    /// Attaches a route.
+    pub fn set_route(&mut self, rt: Route) {
+        // SAFETY: the skb is valid; the route's reference passes to the skb.
+        unsafe { bindings::ipvs_rs_skb_set_route(self.ptr, rt.into_raw()) }
+    }
+
+    /// Prepends `len` bytes of outer header (tunnels) and returns them; the
+    /// skb must have a route. `None` if memory is short.
+    pub fn push_outer(&mut self, len: usize) -> Option<&mut [u8]> {
+        let n = u32::try_from(len).ok()?;
+        // SAFETY: the skb is valid and routed (callers set the route
+        // first); on success `len` writable bytes start at the pointer.
+        unsafe {
+            let p = bindings::ipvs_rs_skb_push_outer4(self.ptr, n);
+            (!p.is_null()).then(|| core::slice::from_raw_parts_mut(p, len))
+        }
+    }
+
+    /// Sends an ICMP error about this packet (`icmp_send`).
+    pub fn icmp_send4(&mut self, icmp_type: u8, code: u8, info_be: u32) {
+        // SAFETY: the skb is valid; icmp_send only reads it.
+        unsafe { bindings::ipvs_rs_icmp_send4(self.ptr, icmp_type.into(), code.into(), info_be) }
+    }
+
+    /// Sends the routed packet out (LOCAL_OUT, then the route's output).
+    pub fn send4(self, net: NetRef<'_>) {
+        // SAFETY: the skb is valid and routed; ownership passes to the stack.
+        unsafe { bindings::ipvs_rs_send4(net.as_ptr(), self.ptr) }
+    }
+
+    /// Frees the packet.
+    pub fn drop_packet(self) {
+        // SAFETY: the skb is valid and ours to free.
+        unsafe { bindings::ipvs_rs_kfree_skb(self.ptr) }
+    }
+}
+
+/// A held IPv4 route.
+pub struct Route(*mut bindings::rtable);
+
+/// What a route lookup found.
+pub struct RouteInfo {
+    /// The route.
+    pub route: Route,
+    /// The destination is this host.
+    pub local: bool,
+    /// The path MTU.
+    pub mtu: u32,
+    /// The source address the route selects (network order octets).
+    pub saddr: [u8; 4],
+}
+
+impl Route {
+    /// Looks up the route to `daddr` (network order). With `known_nh`,
+    /// `daddr` is used as the next hop only (direct routing, tunnels keep
+    /// their own destination).
+    pub fn output4(net: NetRef<'_>, daddr: [u8; 4], known_nh: bool) -> Option<RouteInfo> {
+        let mut local = false;
+        let mut mtu = 0u32;
+        let mut saddr = 0u32;
+        // SAFETY: net is alive; the out-parameters are valid locals.
+        let rt = unsafe {
+            bindings::ipvs_rs_route4(
+                net.as_ptr(),
+                u32::from_ne_bytes(daddr),
+                known_nh,
+                &mut local,
+                &mut mtu,
+                &mut saddr,
+            )
+        };
+        (!rt.is_null()).then_some(RouteInfo {
+            route: Route(rt),
+            local,
+            mtu,
+            saddr: saddr.to_ne_bytes(),
+        })
+    }
+
+    fn into_raw(self) -> *mut bindings::rtable {
+        let p = self.0;
+        core::mem::forget(self);
+        p
+    }
+}
+
+impl Drop for Route {
+    fn drop(&mut self) {
+        // SAFETY: we hold a reference from the lookup.
+        unsafe { bindings::ipvs_rs_rt_put(self.0) }
+    }
+}

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Packets through the director: NAT, DR and TUN for TCP and UDP, with data
+# verified end to end; round robin spreads connections over the real
+# servers; statistics and /proc/net/ip_vs_conn show the connections; idle
+# connections expire after the configured timeout.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/topology.sh"
+require_root
+require_cmd socat ipvsadm sha256sum
+unload_all
+N=3
+topo_lvs $N || exit $ksft_fail
+load_ipvs_rs || { echo "# cannot load ipvs_rs"; exit $ksft_fail; }
+
+dir() { ip netns exec "$director" "$@"; }
+cli() { ip netns exec "$client" "$@"; }
+
+for i in $(seq $N); do
+	ns=${RS_NS[$((i - 1))]}
+	# Who answers (port 80), an echo service (port 81), UDP (port 53).
+	bg ip netns exec "$ns" socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:"echo rs$i"
+	bg ip netns exec "$ns" socat TCP-LISTEN:81,fork,reuseaddr EXEC:cat
+	bg ip netns exec "$ns" socat UDP-LISTEN:53,fork,reuseaddr SYSTEM:"echo rs$i"
+done
+for i in $(seq $N); do
+	wait_for 10 ip netns exec "${RS_NS[$((i - 1))]}" bash -c ': </dev/tcp/127.0.0.1/80' 2>/dev/null
+done
+
+data=$(mktemp /tmp/fwd.XXXXXX)
+head -c 2000000 /dev/urandom >"$data"
+want=$(sha256sum <"$data" | cut -d' ' -f1)
+
+# who PROTO PORT COUNT: the real servers that answered COUNT requests.
+who() {
+	local i
+	for i in $(seq "$3"); do
+		if [ "$1" = tcp ]; then
+			timeout 10 ip netns exec "$client" socat -T 5 - TCP:$VIP:$2 </dev/null
+		else
+			echo q | timeout 10 ip netns exec "$client" socat -T 2 - UDP:$VIP:$2
+		fi
+	done | sort | uniq -c | awk '{print $2 "=" $1}' | tr '\n' ' '
+}
+
+# echo_ok PORT: 2 MB through the service and back, checksummed.
+echo_ok() {
+	local got
+	got=$(timeout 30 ip netns exec "$client" socat -T 10 - TCP:$VIP:$1 <"$data" | sha256sum | cut -d' ' -f1)
+	[ "$got" = "$want" ]
+}
+
+run_method() { # run_method NAME FLAG
+	local name=$1 flag=$2 i
+	dir ipvsadm -C
+	dir ipvsadm -A -t $VIP:80 -s rr
+	dir ipvsadm -A -t $VIP:81 -s rr
+	dir ipvsadm -A -u $VIP:53 -s rr
+	for i in $(seq $N); do
+		dir ipvsadm -a -t $VIP:80 -r "$(rs_ip "$i")":80 "$flag"
+		dir ipvsadm -a -t $VIP:81 -r "$(rs_ip "$i")":81 "$flag"
+		dir ipvsadm -a -u $VIP:53 -r "$(rs_ip "$i")":53 "$flag"
+	done
+	check_eq "$name TCP: rr spreads 6 connections evenly" "rs1=2 rs2=2 rs3=2 " "$(who tcp 80 6)"
+	check "$name TCP: 2 MB echoed intact" echo_ok 81
+	check_eq "$name UDP: rr spreads 3 flows evenly" "rs1=1 rs2=1 rs3=1 " "$(who udp 53 3)"
+}
+
+# --- NAT: replies come back through the director.
+run_method NAT -m
+stats=$(dir ipvsadm -L -n --stats -t $VIP:80)
+check_match "NAT: service counts connections" "TCP  $VIP:80 +[6-9] " "$stats"
+check_match "NAT: /proc/net/ip_vs_conn lists connections" $'\nTCP [0-9A-F]{8} [0-9A-F]{4} 0A000164 0050 ' "$(dir cat /proc/net/ip_vs_conn)"
+check_match "NAT: ipvsadm -L -n -c shows states" "TCP .*(TIME_WAIT|FIN_WAIT|CLOSE)" "$(dir ipvsadm -L -n -c)"
+check_match "NAT: totals in /proc/net/ip_vs_stats" "^ +[1-9A-F]" "$(dir sed -n 3p /proc/net/ip_vs_stats)"
+
+# --- Expiry: with a 2 s UDP timeout an idle flow disappears.
+dir ipvsadm --set 0 0 2
+before=$(dir grep -c '^UDP' /proc/net/ip_vs_conn)
+echo q | timeout 10 ip netns exec "$client" socat -T 1 - UDP:$VIP:53 >/dev/null
+check_eq "a new UDP flow is listed" $((before + 1)) "$(dir grep -c '^UDP' /proc/net/ip_vs_conn)"
+check "the idle UDP flow expires after 2 s" wait_for 10 bash -c "[ \$(ip netns exec $director grep -c '^UDP' /proc/net/ip_vs_conn) -le $before ]"
+dir ipvsadm --set 0 0 300
+
+# --- DR: the real servers own the VIP (on lo, not answering ARP) and
+# answer the client directly.
+topo_direct_return
+for i in $(seq $N); do
+	ns=${RS_NS[$((i - 1))]}
+	ip -n "$ns" addr add $VIP/32 dev lo
+	ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2
+	# UDP answers must come from the VIP: a server bound to it (preferred
+	# over the wildcard one for packets to the VIP).
+	bg ip netns exec "$ns" socat UDP-LISTEN:53,bind=$VIP,fork,reuseaddr SYSTEM:"echo rs$i"
+done
+sleep 1
+run_method DR -g
+
+# --- TUN: IPIP to the real servers, which decapsulate to the VIP.
+for ns in "${RS_NS[@]}"; do
+	# The VIP moves from lo to the tunnel device (same address: the bound
+	# UDP servers keep working).
+	ip -n "$ns" addr del $VIP/32 dev lo
+	ip -n "$ns" link add tunl0 type ipip 2>/dev/null || true
+	ip -n "$ns" link set tunl0 up
+	ip -n "$ns" addr add $VIP/32 dev tunl0
+	ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.tunl0.rp_filter=0
+done
+run_method TUN -i
+
+# --- Unload with connections in the table.
+cli socat -T 2 - TCP:$VIP:80 </dev/null >/dev/null
+cleanup_bg
+check "rmmod with live connections" rmmod ipvs_rs
+rm -f "$data"
+exit_test
