@@ -36,15 +36,41 @@ run ip netns exec "$director" ipvsctl info
 run ip netns exec "$director" ipvsctl --json info
 echo
 
-step "Netfilter hooks registered in the director namespace (upstream IPVS's places)"
-run ip netns exec "$director" nft list hooks ip | grep -E 'hook|ipvs_rs'
+step "HTTP servers on the real servers"
+webroot=$(mktemp -d /tmp/demo-web.XXXXXX)
+for i in 1 2 3; do
+	mkdir -p "$webroot/rs$i"
+	echo "hello from rs$i ($(rs_ip "$i"))" >"$webroot/rs$i/index.html"
+	bg ip netns exec "${RS_NS[$((i - 1))]}" python3 -m http.server 80 --bind 0.0.0.0 \
+		--directory "$webroot/rs$i" 2>/dev/null
+done
+for i in 1 2 3; do
+	wait_for 10 ip netns exec "${RS_NS[$((i - 1))]}" curl -s -o /dev/null http://127.0.0.1/ 2>/dev/null
+done
+echo "  python3 -m http.server on $(rs_ip 1), $(rs_ip 2), $(rs_ip 3)"
+
+step "A NAT service on the VIP, round robin over the three (ipvsctl, the upstream ABI)"
+run ip netns exec "$director" ipvsctl service add tcp "$VIP:80" --sched rr
+for i in 1 2 3; do
+	run ip netns exec "$director" ipvsctl dest add tcp "$VIP:80" "$(rs_ip "$i"):80" --fwd nat
+done
+run ip netns exec "$director" ipvsadm -L -n
+
+step "Six HTTP requests from the client to http://$VIP/"
+for n in 1 2 3 4 5 6; do
+	printf '  request %d -> %s\n' "$n" "$(ip netns exec "$client" curl -s --max-time 5 "http://$VIP/")"
+done
+
+step "Statistics and connections"
+run ip netns exec "$director" ipvsctl service list --stats
+run ip netns exec "$director" ipvsadm -L -n -c
 
 step "Upstream ip_vs is refused while ipvs_rs is loaded"
 run modprobe ip_vs
 dmesg | grep 'refusing' | tail -n1
 
-step "Unload"
+step "Unload (connections still in the table)"
+cleanup_bg
 run rmmod ipvs_rs
 cleanup_ns
-echo
-echo "Virtual services and forwarding arrive with the data-plane work (see README)."
+rm -rf "$webroot"
