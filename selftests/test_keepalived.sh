@@ -3,8 +3,7 @@
 # Debian's keepalived manages a virtual service on ipvs_rs with TCP_CHECK
 # health checks against two real servers: it installs the service and both
 # servers; when one server stops answering it is removed, when it comes
-# back it is re-added. (That traffic then reaches the remaining server is
-# the data plane's part; see test_forwarding once it exists.)
+# back it is re-added; client traffic follows (NAT through the director).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/topology.sh"
 require_root
@@ -61,12 +60,25 @@ check "keepalived installs the service" wait_for 20 has "-A -t $VIP:80 -s wlc"
 check "keepalived adds rs1 (weight 2)" wait_for 20 has "-r $(rs_ip 1):80 -m -w 2"
 check "keepalived adds rs2 (weight 3)" wait_for 20 has "-r $(rs_ip 2):80 -m -w 3"
 
+# who COUNT: which real servers answered COUNT requests to the VIP.
+who() {
+	local i
+	for i in $(seq "$1"); do
+		timeout 10 ip netns exec "$client" socat -T 5 - TCP:$VIP:80 </dev/null
+	done | sort -u | tr '\n' ' '
+}
+check_eq "both real servers serve clients" "rs1 rs2 " "$(who 6)"
+
 kill "$RS2_PID"; wait "$RS2_PID" 2>/dev/null
 check "rs2 down: keepalived removes it" wait_for 20 lacks "-r $(rs_ip 2):80"
 check "rs2 down: rs1 stays" has "-r $(rs_ip 1):80 -m -w 2"
+check_eq "rs2 down: traffic moves to rs1" "rs1 " "$(who 4)"
 
 listen 2
 check "rs2 back: keepalived re-adds it" wait_for 20 has "-r $(rs_ip 2):80 -m -w 3"
+# wlc sends new connections to rs2 first: rs1 still counts the previous
+# ones (inactive, in TIME_WAIT).
+check_match "rs2 back: it serves clients again" "rs2" "$(who 4)"
 
 cleanup_bg
 rm -rf "$conf" "$run"
