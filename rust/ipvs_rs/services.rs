@@ -22,7 +22,10 @@ use ipvs_core::sched::{
     SchedState, Storage, StorageNeed, NO_DEST,
 };
 use ipvs_core::service::{DestConf, DestKey, ServiceConf, ServiceKey};
-use kernel::alloc::{flags::GFP_KERNEL, KBox, KVVec, KVec};
+use kernel::alloc::{
+    flags::{GFP_ATOMIC, GFP_KERNEL},
+    KBox, KVVec, KVec,
+};
 use kernel::new_spinlock;
 use kernel::prelude::*;
 use kernel::sync::{Arc, SpinLock};
@@ -273,20 +276,29 @@ pub(crate) struct ControlTable<'a> {
     pub(crate) timeouts: &'a AtomicTimeouts,
 }
 
-fn clone_dests(dests: &[DestEntry], extra: usize) -> Result<KVec<DestEntry>> {
-    let mut v = KVec::with_capacity(dests.len() + extra, GFP_KERNEL).map_err(|_| ENOMEM)?;
-    for d in dests {
-        v.push(
-            DestEntry {
-                rt: d.rt.clone(),
-                conf: d.conf,
-                last_weight: d.last_weight,
-            },
-            GFP_KERNEL,
-        )
-        .map_err(|_| ENOMEM)?;
-    }
-    Ok(v)
+/// A copy of a service's settings and real servers, with room for `extra`
+/// more. Allocates before taking the spinlock (the number of real servers
+/// only changes under the control mutex, which the caller holds), so that
+/// nothing sleeps under it.
+fn copy_dests(s: &SvcRt, extra: usize) -> Result<(ServiceConf, KVec<DestEntry>)> {
+    let n = s.with(|i| i.dests.len());
+    let mut v = KVec::with_capacity(n + extra, GFP_KERNEL).map_err(|_| ENOMEM)?;
+    let conf = s.with(|i| {
+        for d in i.dests.iter() {
+            // Within the capacity reserved above: no allocation happens.
+            v.push(
+                DestEntry {
+                    rt: d.rt.clone(),
+                    conf: d.conf,
+                    last_weight: d.last_weight,
+                },
+                GFP_ATOMIC,
+            )
+            .map_err(|_| ENOMEM)?;
+        }
+        Ok::<_, Error>(i.conf)
+    })?;
+    Ok((conf, v))
 }
 
 impl ControlTable<'_> {
@@ -300,7 +312,7 @@ impl ControlTable<'_> {
         let Some(s) = self.services.get(svc) else {
             return Ok(());
         };
-        let (conf, mut dests) = s.with(|i| Ok::<_, Error>((i.conf, clone_dests(&i.dests, 1)?)))?;
+        let (conf, mut dests) = copy_dests(s, 1)?;
         edit(&mut dests)?;
         let sched = new_sched(&s.key, &conf, &dests)?;
         // The old vector and scheduler are freed after the lock is dropped.
@@ -371,7 +383,7 @@ impl Table for ControlTable<'_> {
         let Some(s) = self.services.get(svc) else {
             return Ok(());
         };
-        let (old_conf, dests) = s.with(|i| Ok::<_, Error>((i.conf, clone_dests(&i.dests, 0)?)))?;
+        let (old_conf, dests) = copy_dests(s, 0)?;
         let sched = if old_conf.sched == conf.sched && old_conf.flags == conf.flags {
             None
         } else {
