@@ -72,6 +72,10 @@ stats=$(dir ipvsadm -L -n --stats -t $VIP:80)
 check_match "NAT: service counts connections" "TCP  $VIP:80 +[6-9] " "$stats"
 check_match "NAT: /proc/net/ip_vs_conn lists connections" $'\nTCP [0-9A-F]{8} [0-9A-F]{4} 0A000164 0050 ' "$(dir cat /proc/net/ip_vs_conn)"
 check_match "NAT: ipvsadm -L -n -c shows states" "TCP .*(TIME_WAIT|FIN_WAIT|CLOSE)" "$(dir ipvsadm -L -n -c)"
+check_eq "NAT: ipvsctl conn list agrees with ipvsadm -L -n -c" \
+	"$(dir ipvsadm -L -n -c | tail -n +3 | awk '{print $1, $3, $4, $5, $6}' | sort)" \
+	"$(dir ipvsctl conn list | tail -n +3 | awk '{print $1, $3, $4, $5, $6}' | sort)"
+check "NAT: ipvsctl --json conn list parses" bash -c "ip netns exec $director ipvsctl --json conn list | jq -e 'length > 0' >/dev/null"
 check_match "NAT: totals in /proc/net/ip_vs_stats" "^ +[1-9A-F]" "$(dir sed -n 3p /proc/net/ip_vs_stats)"
 
 # --- Expiry: with a 2 s UDP timeout an idle flow disappears.

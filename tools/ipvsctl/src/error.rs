@@ -70,6 +70,17 @@ pub enum Error {
         /// The underlying error.
         message: String,
     },
+    /// A `/proc` file of the module (named by its path) does not exist.
+    ProcMissing(String),
+    /// A line of a `/proc` file of the module could not be understood.
+    ProcFormat {
+        /// The file.
+        path: String,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with the line.
+        reason: String,
+    },
     /// Writing the output failed.
     Output(io::Error),
     /// A bug in `ipvsctl` (a message that could not be built or rendered).
@@ -174,6 +185,10 @@ impl fmt::Display for Error {
             }
             Error::Input { context, message } => {
                 write!(f, "reading {context}: {}", one_line(message))
+            }
+            Error::ProcMissing(path) => write!(f, "{path} not found: is ipvs_rs loaded?"),
+            Error::ProcFormat { path, line, reason } => {
+                write!(f, "{path}: line {line}: {}", one_line(reason))
             }
             Error::Output(e) => write!(f, "writing output: {e}"),
             Error::Internal(msg) => write!(f, "internal error: {}", one_line(msg)),

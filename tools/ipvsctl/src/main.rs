@@ -4,12 +4,14 @@
 //!
 //! This file holds the command line and the dispatch. `cmd_*` run the
 //! commands (`cmd_service`, `cmd_dest`, `cmd_table`: stats, zero, flush;
-//! `cmd_timeout`; `cmd_save`: save and restore); `values` parses and formats
+//! `cmd_timeout`; `cmd_save`: save and restore; `cmd_conn`: the
+//! connection list from `/proc`); `values` parses and formats
 //! what operators type; `savefile` is the `ipvsadm -S` rule format;
 //! `ops` are the typed IPVS requests, which `client` sends to the kernel;
 //! `listing` and `output` render results; `error` says what went wrong.
 
 mod client;
+mod cmd_conn;
 mod cmd_dest;
 mod cmd_save;
 mod cmd_service;
@@ -30,6 +32,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::client::{Kernel, LazyClient};
+use crate::cmd_conn::ConnCommand;
 use crate::cmd_dest::DestCommand;
 use crate::cmd_save::RestoreArgs;
 use crate::cmd_service::ServiceCommand;
@@ -75,6 +78,9 @@ enum Command {
     /// Add the services and real servers of rules (ipvsadm -S format)
     /// read from standard input or FILE.
     Restore(RestoreArgs),
+    /// List the director's connections (from /proc/net/ip_vs_conn).
+    #[command(subcommand)]
+    Conn(ConnCommand),
 }
 
 impl Cli {
@@ -103,6 +109,7 @@ fn run<K: Kernel>(cli: &Cli, k: &mut K) -> Result<String, Error> {
             let input = cmd_save::read_input(args)?;
             cmd_save::restore(k, args, &input)
         }
+        Command::Conn(c) => cmd_conn::run(c, format),
     }
 }
 
@@ -436,6 +443,10 @@ mod tests {
             })
         );
         assert_eq!(cmd(&["flush"]), Command::Flush);
+        assert_eq!(cmd(&["conn", "list"]), Command::Conn(ConnCommand::List));
+        assert_eq!(cmd(&["conn", "ls"]), Command::Conn(ConnCommand::List));
+        let cli = parse(&["conn", "ls", "--json"]).unwrap();
+        assert_eq!(cli.format(), Format::Json);
         assert_eq!(cmd(&["save"]), Command::Save);
         assert_eq!(cmd(&["restore"]), Command::Restore(RestoreArgs::default()));
         assert_eq!(
