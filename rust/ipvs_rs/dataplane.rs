@@ -23,7 +23,7 @@ use ipvs_core::conn::key::{ConnTuple, InKey, OutKey};
 use ipvs_core::conn::{dest_conn_flags, Direction};
 use ipvs_core::packet::{self, icmp, CsumMode, Fragment, PacketInfo};
 use ipvs_core::sched::SchedInput;
-use ipvs_core::service::{FwdMethod, ServiceKey};
+use ipvs_core::service::{FwdMethod, Protocol, ServiceKey};
 
 /// Header bytes the path needs linear: IPv4 header with options (60) plus
 /// a TCP header with options (60).
@@ -72,18 +72,22 @@ fn l4<'a>(skb: &'a mut SkBuff, info: &PacketInfo) -> &'a [u8] {
         .unwrap_or(&[])
 }
 
+/// What both directions start from: the namespace's state and the parsed
+/// headers, or `None` for packets the director leaves alone (its own, in a
+/// namespace without ipvs_rs, or not TCP/UDP/SCTP first fragments).
+fn classify<'a>(skb: &mut SkBuff, net: NetRef<'a>) -> Option<(&'a NetState, PacketInfo, Protocol)> {
+    if skb.is_ipvs_property() {
+        return None;
+    }
+    let st = NetState::get(net)?;
+    let info = parse(skb)?;
+    let proto = info.protocol()?;
+    Some((st, info, proto))
+}
+
 /// LOCAL_IN requests to a virtual service.
 pub(crate) fn request(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
-    if skb.is_ipvs_property() {
-        return Verdict::Accept;
-    }
-    let Some(st) = NetState::get(net) else {
-        return Verdict::Accept;
-    };
-    let Some(info) = parse(&mut skb) else {
-        return Verdict::Accept;
-    };
-    let Some(proto) = info.protocol() else {
+    let Some((st, info, proto)) = classify(&mut skb, net) else {
         return Verdict::Accept;
     };
     let _rcu = rcu::RcuGuard::new();
@@ -140,7 +144,7 @@ fn schedule<'a>(
     };
     // Upstream schedules TCP only on a SYN (without RST); other packets
     // without a connection go on to the local stack, which resets them.
-    if proto == ipvs_core::service::Protocol::Tcp
+    if proto == Protocol::Tcp
         && (info.tcp_flags & packet::l4::tcp_flags::SYN == 0
             || info.tcp_flags & packet::l4::tcp_flags::RST != 0)
     {
@@ -186,16 +190,7 @@ fn schedule<'a>(
 
 /// FORWARD (and LOCAL_IN) replies from real servers of NAT connections.
 pub(crate) fn reply(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
-    if skb.is_ipvs_property() {
-        return Verdict::Accept;
-    }
-    let Some(st) = NetState::get(net) else {
-        return Verdict::Accept;
-    };
-    let Some(info) = parse(&mut skb) else {
-        return Verdict::Accept;
-    };
-    let Some(proto) = info.protocol() else {
+    let Some((st, info, proto)) = classify(&mut skb, net) else {
         return Verdict::Accept;
     };
     let _rcu = rcu::RcuGuard::new();

@@ -5,32 +5,21 @@
 //! tools that parse them keep working.
 
 use crate::addr::{Addr, Af};
+use crate::conn::procfmt::ProcAddr;
 use crate::service::{svc_flags, DestConf, DestKey, ServiceConf, ServiceKey};
 use crate::stats::Stats;
 use crate::version::version_triple;
 use core::fmt::{self, Write};
 
-/// Upstream's `%08X`/`%pI6` rendering of an address.
+/// An address as `/proc/net/ip_vs` prints it: `%08X`, or `[%pI6]`.
 struct HexAddr<'a>(&'a Addr);
 
 impl fmt::Display for HexAddr<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0.af() {
-            Af::Inet => write!(f, "{:08X}", self.0.v4_u32()),
-            Af::Inet6 => {
-                // %pI6: eight groups of four lowercase hex digits.
-                let o = self.0.octets();
-                f.write_str("[")?;
-                for (i, pair) in o.chunks(2).enumerate() {
-                    if i > 0 {
-                        f.write_str(":")?;
-                    }
-                    let hi = pair.first().copied().unwrap_or(0);
-                    let lo = pair.get(1).copied().unwrap_or(0);
-                    write!(f, "{hi:02x}{lo:02x}")?;
-                }
-                f.write_str("]")
-            }
+        let af = self.0.af();
+        match af {
+            Af::Inet => write!(f, "{}", ProcAddr(af, self.0)),
+            Af::Inet6 => write!(f, "[{}]", ProcAddr(af, self.0)),
         }
     }
 }

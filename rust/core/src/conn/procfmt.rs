@@ -41,8 +41,9 @@ impl fmt::Display for ProtoName {
     }
 }
 
-/// An address as the connection listings print it, in family `af`.
-struct ProcAddr<'a>(Af, &'a Addr);
+/// An address as upstream's proc files print it, in family `af`: `%08X`
+/// for IPv4, `%pI6` (full form, no brackets) for IPv6.
+pub(crate) struct ProcAddr<'a>(pub(crate) Af, pub(crate) &'a Addr);
 
 impl fmt::Display for ProcAddr<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
