@@ -78,6 +78,19 @@ check_eq "NAT: ipvsctl conn list agrees with ipvsadm -L -n -c" \
 check "NAT: ipvsctl --json conn list parses" bash -c "ip netns exec $director ipvsctl --json conn list | jq -e 'length > 0' >/dev/null"
 check_match "NAT: totals in /proc/net/ip_vs_stats" "^ +[1-9A-F]" "$(dir sed -n 3p /proc/net/ip_vs_stats)"
 
+# --- A firewall-mark service: nftables marks TCP to VIP:8080, the
+# service matches the mark and NATs to port 80 of the real servers.
+dir nft add table ip lvsmark
+dir nft add chain ip lvsmark pre '{ type filter hook prerouting priority -150; }'
+dir nft add rule ip lvsmark pre ip daddr $VIP tcp dport 8080 meta mark set 42
+dir ipvsadm -A -f 42 -s rr
+for i in $(seq $N); do
+	dir ipvsadm -a -f 42 -r "$(rs_ip "$i")":80 -m
+done
+check_eq "fwmark service: rr spreads 3 connections" "rs1=1 rs2=1 rs3=1 " "$(who tcp 8080 3)"
+dir ipvsadm -D -f 42
+dir nft delete table ip lvsmark
+
 # --- Expiry: with a 2 s UDP timeout an idle flow disappears.
 dir ipvsadm --set 0 0 2
 before=$(dir grep -c '^UDP' /proc/net/ip_vs_conn)
