@@ -127,12 +127,18 @@ impl Conn {
     fn rearm(&self, secs: u32) {
         let jiffies = u64::from(secs) * u64::from(rcu::hz());
         self.timeout.store(jiffies, Ordering::Relaxed);
-        // A dying connection may be re-armed here after its callback
-        // decided to expire it; the callback deletes the timer again
-        // after marking it dead, so the last word is the callback's.
         // SAFETY: the timer was set up when the connection was created
-        // and lives as long as the connection.
+        // and lives as long as the connection, which the caller's RCU
+        // read-side section keeps from being freed.
         unsafe { bindings::mod_timer(self.timer.get(), (rcu::jiffies() + jiffies) as c_ulong) };
+        // The expiry callback may have marked the connection dead and
+        // deleted its timer just before the mod_timer above re-armed it.
+        // Then delete it again here: the connection is freed only after
+        // this RCU section ends, so no armed timer outlives it.
+        if self.packed.load(Ordering::SeqCst) & DEAD != 0 {
+            // SAFETY: as above.
+            unsafe { bindings::timer_delete(self.timer.get()) };
+        }
     }
 
     fn unbind(&self) {
@@ -210,7 +216,9 @@ impl ConnTable {
         })
     }
 
-    /// The connection of a packet from the client (caller in RCU).
+    /// The connection of a packet from the client. The caller must be in an
+    /// RCU read-side section and must not use the result past it (the
+    /// lifetime does not say so; the hooks are the only callers).
     pub(crate) fn find_in(&self, key: &InKey) -> Option<&Conn> {
         self.chain(key.hash(self.rnd)).find(|c| {
             let (_, flags) = unpack(c.packed.load(Ordering::Relaxed));
@@ -374,8 +382,9 @@ unsafe extern "C" fn conn_timer_expired(timer: *mut bindings::timer_list) {
     // SAFETY: the connection is alive: it is freed only after its owner
     // unlinked it and (for namespace exit) waited for this callback.
     let conn = unsafe { &*raw };
-    conn.packed.fetch_or(DEAD, Ordering::AcqRel);
-    // A packet may have re-armed the timer before seeing DEAD.
+    conn.packed.fetch_or(DEAD, Ordering::SeqCst);
+    // A packet may have re-armed the timer before seeing DEAD (one that
+    // re-arms it after this sees DEAD and deletes it itself).
     // SAFETY: deleting our own timer from its callback is allowed.
     unsafe { bindings::timer_delete(conn.timer.get()) };
     // SAFETY: the table outlives every connection timer (see Conn).
