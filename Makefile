@@ -65,9 +65,10 @@ check: host-test selftests
 demo: build
 	scripts/vm-exec.sh scripts/demo.sh
 
-# make vm-exec CMD='ipvsadm -L -n'
+# make vm-exec CMD='ipvsadm -L -n' (CMD reaches the shell unexpanded)
+export CMD
 vm-exec: build
-	scripts/vm-exec.sh '$(CMD)'
+	scripts/vm-exec.sh "$$CMD"
 
 vm-shell: build
 	scripts/vm-exec.sh
