@@ -57,8 +57,6 @@ pub(crate) struct Conn {
     pub(crate) svc: Arc<SvcRt>,
     table: *const ConnTable,
     packed: AtomicU64,
-    /// Current timeout in jiffies.
-    timeout: AtomicU64,
     next: AtomicPtr<Conn>,
     timer: Opaque<bindings::timer_list>,
     rcu: Opaque<bindings::callback_head>,
@@ -126,7 +124,6 @@ impl Conn {
 
     fn rearm(&self, secs: u32) {
         let jiffies = u64::from(secs) * u64::from(rcu::hz());
-        self.timeout.store(jiffies, Ordering::Relaxed);
         // SAFETY: the timer was set up when the connection was created
         // and lives as long as the connection, which the caller's RCU
         // read-side section keeps from being freed.
@@ -259,7 +256,6 @@ impl ConnTable {
                 svc,
                 table: self,
                 packed: AtomicU64::new(pack(ConnState::initial(proto).raw(), flags)),
-                timeout: AtomicU64::new(0),
                 next: AtomicPtr::new(core::ptr::null_mut()),
                 timer: Opaque::uninit(),
                 rcu: Opaque::uninit(),

@@ -13,7 +13,7 @@ use crate::kbind::kvec;
 use crate::kbind::rcu::{self, BhGuard};
 use crate::netns::AtomicTimeouts;
 use crate::stats::AtomicStats;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 use ipvs_core::control::Table;
 use ipvs_core::errno::{Errno, Error, Result};
 use ipvs_core::netlink::service::DestConns;
@@ -69,9 +69,6 @@ pub(crate) struct DestRt {
     pub(crate) inactive: AtomicU32,
     pub(crate) persist: AtomicU32,
     pub(crate) stats: AtomicStats,
-    /// Removed from its service (connections to it expire, as upstream's
-    /// `expire_nodest_conn` would have them).
-    pub(crate) removed: AtomicBool,
 }
 
 impl DestRt {
@@ -197,10 +194,15 @@ pub(crate) struct Snapshot {
     pub(crate) list: KVec<Arc<SvcRt>>,
 }
 
+/// The service with `key` in a list.
+fn find<'a>(list: &'a KVec<Arc<SvcRt>>, key: &ServiceKey) -> Option<&'a Arc<SvcRt>> {
+    list.iter().find(|s| s.key == *key)
+}
+
 impl Snapshot {
     /// The service for a packet: by protocol, address and port, or by mark.
     pub(crate) fn find(&self, key: &ServiceKey) -> Option<&Arc<SvcRt>> {
-        self.list.iter().find(|s| s.key == *key)
+        find(&self.list, key)
     }
 }
 
@@ -215,7 +217,7 @@ impl Services {
     }
 
     pub(crate) fn find(&self, key: &ServiceKey) -> Option<&Arc<SvcRt>> {
-        self.list.iter().find(|s| s.key == *key)
+        find(&self.list, key)
     }
 
     fn get(&self, i: usize) -> Option<&Arc<SvcRt>> {
@@ -398,12 +400,7 @@ impl Table for ControlTable<'_> {
     }
 
     fn del_service(&mut self, svc: usize) {
-        if let Some(s) = kvec::remove(&mut self.services.list, svc) {
-            s.with(|i| {
-                for d in i.dests.iter() {
-                    d.rt.removed.store(true, Ordering::Relaxed);
-                }
-            });
+        if kvec::remove(&mut self.services.list, svc).is_some() {
             // On failure to allocate the new snapshot the old one (still
             // listing the service) stays: the service keeps working until
             // the next change, rather than failing the delete.
@@ -425,7 +422,6 @@ impl Table for ControlTable<'_> {
                 inactive: AtomicU32::new(0),
                 persist: AtomicU32::new(0),
                 stats: AtomicStats::default(),
-                removed: AtomicBool::new(false),
             },
             GFP_KERNEL,
         )
@@ -459,9 +455,7 @@ impl Table for ControlTable<'_> {
     fn del_dest(&mut self, svc: usize, key: DestKey) {
         let _ = self.replace_dests(svc, |dests| {
             if let Some(i) = dests.iter().position(|d| d.rt.key == key) {
-                if let Some(d) = kvec::remove(dests, i) {
-                    d.rt.removed.store(true, Ordering::Relaxed);
-                }
+                let _ = kvec::remove(dests, i);
             }
             Ok(())
         });

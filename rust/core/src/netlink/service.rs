@@ -331,6 +331,34 @@ fn put_stats64(
     w.nest_end(n)
 }
 
+/// The identifying attributes of a service: `AF`, then `FWMARK` or
+/// `PROTOCOL`+`ADDR`+`PORT` (requests and dump entries alike).
+fn put_service_key(
+    w: &mut AttrWriter<'_>,
+    key: &ServiceKey,
+) -> core::result::Result<(), WriteError> {
+    w.put_u16(svc_attr::AF, key.af().raw())?;
+    match key {
+        ServiceKey::Fwmark { mark, .. } => w.put_u32(svc_attr::FWMARK, *mark),
+        ServiceKey::Addr { proto, addr, port } => {
+            w.put_u16(svc_attr::PROTOCOL, proto.raw())?;
+            w.put(svc_attr::ADDR, &addr.inet())?;
+            w.put_be16(svc_attr::PORT, *port)
+        }
+    }
+}
+
+/// `IPVS_SVC_ATTR_FLAGS`: `struct ip_vs_flags { flags, mask }`.
+fn put_flags(
+    w: &mut AttrWriter<'_>,
+    flags: u32,
+    mask: u32,
+) -> core::result::Result<(), WriteError> {
+    let [f0, f1, f2, f3] = flags.to_ne_bytes();
+    let [m0, m1, m2, m3] = mask.to_ne_bytes();
+    w.put(svc_attr::FLAGS, &[f0, f1, f2, f3, m0, m1, m2, m3])
+}
+
 /// Writes one service as upstream's dump does (`IPVS_CMD_ATTR_SERVICE`).
 pub fn encode_service(
     w: &mut AttrWriter<'_>,
@@ -339,24 +367,12 @@ pub fn encode_service(
     stats: &Stats,
 ) -> core::result::Result<(), WriteError> {
     let n = w.nest_start_noflag(cmd_attr::SERVICE)?;
-    w.put_u16(svc_attr::AF, key.af().raw())?;
-    match key {
-        ServiceKey::Fwmark { mark, .. } => w.put_u32(svc_attr::FWMARK, *mark)?,
-        ServiceKey::Addr { proto, addr, port } => {
-            w.put_u16(svc_attr::PROTOCOL, proto.raw())?;
-            w.put(svc_attr::ADDR, &addr.inet())?;
-            w.put_be16(svc_attr::PORT, *port)?;
-        }
-    }
+    put_service_key(w, key)?;
     w.put_str(svc_attr::SCHED_NAME, conf.sched.as_str())?;
     if !conf.pe.is_empty() {
         w.put_str(svc_attr::PE_NAME, conf.pe.as_str())?;
     }
-    let mut flags = [0u8; 8];
-    let (f, m) = flags.split_at_mut(4);
-    f.copy_from_slice(&conf.flags.to_ne_bytes());
-    m.copy_from_slice(&u32::MAX.to_ne_bytes());
-    w.put(svc_attr::FLAGS, &flags)?;
+    put_flags(w, conf.flags, u32::MAX)?;
     w.put_u32(svc_attr::TIMEOUT, conf.timeout)?;
     w.put_u32(svc_attr::NETMASK, conf.netmask)?;
     put_stats(w, svc_attr::STATS, stats)?;
@@ -422,25 +438,13 @@ pub fn encode_service_req(
     conf: Option<&ServiceConfReq>,
 ) -> core::result::Result<(), WriteError> {
     let n = w.nest_start(cmd_attr::SERVICE)?;
-    w.put_u16(svc_attr::AF, key.af().raw())?;
-    match key {
-        ServiceKey::Fwmark { mark, .. } => w.put_u32(svc_attr::FWMARK, *mark)?,
-        ServiceKey::Addr { proto, addr, port } => {
-            w.put_u16(svc_attr::PROTOCOL, proto.raw())?;
-            w.put(svc_attr::ADDR, &addr.inet())?;
-            w.put_be16(svc_attr::PORT, *port)?;
-        }
-    }
+    put_service_key(w, key)?;
     if let Some(conf) = conf {
         w.put_str(svc_attr::SCHED_NAME, conf.sched.as_str())?;
         if !conf.pe.is_empty() {
             w.put_str(svc_attr::PE_NAME, conf.pe.as_str())?;
         }
-        let mut flags = [0u8; 8];
-        let (f, m) = flags.split_at_mut(4);
-        f.copy_from_slice(&conf.flags.flags.to_ne_bytes());
-        m.copy_from_slice(&conf.flags.mask.to_ne_bytes());
-        w.put(svc_attr::FLAGS, &flags)?;
+        put_flags(w, conf.flags.flags, conf.flags.mask)?;
         w.put_u32(svc_attr::TIMEOUT, conf.timeout)?;
         w.put_u32(svc_attr::NETMASK, conf.netmask)?;
     }
