@@ -77,6 +77,16 @@ check_eq "NAT: ipvsctl conn list agrees with ipvsadm -L -n -c" \
 	"$(dir ipvsctl conn list | tail -n +3 | awk '{print $1, $3, $4, $5, $6}' | sort)"
 check "NAT: ipvsctl --json conn list parses" bash -c "ip netns exec $director ipvsctl --json conn list | jq -e 'length > 0' >/dev/null"
 check_match "NAT: totals in /proc/net/ip_vs_stats" "^ +[1-9A-F]" "$(dir sed -n 3p /proc/net/ip_vs_stats)"
+# Rate estimators: 50 packets/s for 6 s show in ipvsadm --rate.
+ip netns exec "$client" python3 "$(dirname "$0")/py/udp_blast.py" $VIP 53 50 6
+check_match "NAT: ipvsadm --rate shows InPPS" '^[1-9][0-9]*$' \
+	"$(dir ipvsadm -L -n --rate -u $VIP:53 | awk '$1 == "UDP" {print $4}')"
+check_match "NAT: ipvsctl stats --json shows the rate" '^[1-9][0-9]*$' \
+	"$(dir ipvsctl --json stats | jq -r '[.. | objects | select(has("inpps")) | .inpps] | max')"
+# A client on the director itself (LOCAL_OUT): TCP and UDP, and 2 MB back.
+check_match "NAT: local client on the director (TCP)" '^rs[0-9]$' "$(timeout 10 ip netns exec "$director" socat -T 5 - TCP:$VIP:80 </dev/null)"
+check_match "NAT: local client on the director (UDP)" '^rs[0-9]$' "$(echo q | timeout 10 ip netns exec "$director" socat -T 2 - UDP:$VIP:53)"
+check "NAT: local client, 2 MB echoed" bash -c "[ \"\$(timeout 30 ip netns exec $director socat -T 10 - TCP:$VIP:81 <$data | sha256sum | cut -d' ' -f1)\" = $want ]"
 
 # --- A firewall-mark service: nftables marks TCP to VIP:8080, the
 # service matches the mark and NATs to port 80 of the real servers.

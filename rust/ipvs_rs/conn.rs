@@ -16,6 +16,13 @@
 //! Whoever unlinks a connection from its chain owns its release: the timer
 //! callback (queues `call_rcu`) or namespace exit (frees after a grace
 //! period), never both.
+//!
+//! Persistence templates (`TEMPLATE` flag) live in the same table. A
+//! connection made from a template holds a count on it (`ctl`); a template
+//! whose timer fires while it still controls connections waits another
+//! persistence timeout, as upstream's `n_control`. A template that is
+//! closing or was invalidated (its real server went away) takes no new
+//! connections, so a count never rises from zero on a dying template.
 
 use crate::kbind::bindings;
 use crate::kbind::rcu::{self, BhGuard};
@@ -25,7 +32,7 @@ use ipvs_core::config::Timeouts;
 use ipvs_core::conn::key::{bucket, ConnTuple, InKey, OutKey};
 use ipvs_core::conn::proto::{transition, ConnState, Event};
 use ipvs_core::conn::tcp::TcpTable;
-use ipvs_core::conn::{BindCounts, Direction};
+use ipvs_core::conn::{flags, Direction};
 use ipvs_core::service::{FwdMethod, Protocol};
 use kernel::alloc::{flags::GFP_ATOMIC, KBox, KVVec};
 use kernel::ffi::c_ulong;
@@ -37,8 +44,17 @@ use kernel::types::Opaque;
 /// Writer lock stripes (upstream's `CT_LOCKARRAY_SIZE`).
 const LOCKS: usize = 32;
 
-/// Packed mutable state: state (16 bits) | flags (32 bits) << 16 | dead << 63.
+/// Packed mutable state: state (16 bits) | flags (32 bits) << 16 |
+/// expiring << 62 | dead << 63.
 const DEAD: u64 = 1 << 63;
+/// Asked to expire now (`ip_vs_conn_expire_now`): lookups skip it and its
+/// timer fires at once.
+const EXPIRING: u64 = 1 << 62;
+
+/// Template control word: closing << 63 | invalid << 62 | controlled count.
+const CTL_CLOSING: u64 = 1 << 63;
+const CTL_INVALID: u64 = 1 << 62;
+const CTL_COUNT: u64 = CTL_INVALID - 1;
 
 fn pack(state: u16, flags: u32) -> u64 {
     u64::from(state) | (u64::from(flags) << 16)
@@ -57,6 +73,13 @@ pub(crate) struct Conn {
     pub(crate) svc: Arc<SvcRt>,
     table: *const ConnTable,
     packed: AtomicU64,
+    /// The template this connection was made from (null if none); the
+    /// count this connection holds on it keeps it alive.
+    control: *const Conn,
+    /// Templates: see `CTL_*`.
+    ctl: AtomicU64,
+    /// Templates: the persistence timeout, seconds.
+    tpl_timeout: u32,
     next: AtomicPtr<Conn>,
     timer: Opaque<bindings::timer_list>,
     rcu: Opaque<bindings::callback_head>,
@@ -94,7 +117,7 @@ impl Conn {
         let event = Event::parse(self.proto, l4);
         let mut cur = self.packed.load(Ordering::Acquire);
         loop {
-            if cur & DEAD != 0 {
+            if cur & (DEAD | EXPIRING) != 0 {
                 return false;
             }
             let (raw, flags) = unpack(cur);
@@ -112,8 +135,8 @@ impl Conn {
                 .compare_exchange(cur, new, Ordering::AcqRel, Ordering::Acquire)
             {
                 Ok(_) => {
-                    add(&self.dest.active, t.active.active_delta());
-                    add(&self.dest.inactive, t.active.inactive_delta());
+                    self.dest
+                        .activity(t.active.active_delta(), t.active.inactive_delta());
                     self.rearm(t.state.timeout(timeouts));
                     return true;
                 }
@@ -122,11 +145,12 @@ impl Conn {
         }
     }
 
-    fn rearm(&self, secs: u32) {
+    /// Arms the timer `secs` from now.
+    fn arm(&self, secs: u32) {
         let jiffies = u64::from(secs) * u64::from(rcu::hz());
         // SAFETY: the timer was set up when the connection was created
         // and lives as long as the connection, which the caller's RCU
-        // read-side section keeps from being freed.
+        // read-side section (or timer callback) keeps from being freed.
         unsafe { bindings::mod_timer(self.timer.get(), (rcu::jiffies() + jiffies) as c_ulong) };
         // The expiry callback may have marked the connection dead and
         // deleted its timer just before the mod_timer above re-armed it.
@@ -138,20 +162,104 @@ impl Conn {
         }
     }
 
+    /// Re-arms the timer after a packet, keeping an immediate expiry
+    /// that expire_now() asked for meanwhile.
+    fn rearm(&self, secs: u32) {
+        self.arm(secs);
+        if self.packed.load(Ordering::SeqCst) & (DEAD | EXPIRING) == EXPIRING {
+            // SAFETY: as in arm().
+            unsafe { bindings::mod_timer(self.timer.get(), rcu::jiffies() as c_ulong) };
+        }
+    }
+
     fn unbind(&self) {
         let (_, flags) = unpack(self.packed.load(Ordering::Acquire));
-        let c = BindCounts::unbind(flags);
-        add(&self.dest.active, c.active);
-        add(&self.dest.inactive, c.total - c.active);
-        add(&self.dest.persist, c.persist);
+        self.dest.unbind(flags);
     }
-}
 
-fn add(counter: &AtomicU32, delta: i32) {
-    if delta >= 0 {
-        counter.fetch_add(delta.unsigned_abs(), Ordering::Relaxed);
-    } else {
-        counter.fetch_sub(delta.unsigned_abs(), Ordering::Relaxed);
+    /// The connection's flags.
+    pub(crate) fn flags(&self) -> u32 {
+        unpack(self.packed.load(Ordering::Relaxed)).1
+    }
+
+    /// Whether it was made from a persistence template.
+    pub(crate) fn controlled(&self) -> bool {
+        !self.control.is_null()
+    }
+
+    /// Whether lookups may return it.
+    fn live(&self) -> bool {
+        self.packed.load(Ordering::Relaxed) & (DEAD | EXPIRING) == 0
+    }
+
+    /// Expires the connection at once (`ip_vs_conn_expire_now`): lookups
+    /// stop finding it and its timer fires now.
+    pub(crate) fn expire_now(&self) {
+        let old = self.packed.fetch_or(EXPIRING, Ordering::SeqCst);
+        if old & DEAD == 0 {
+            // SAFETY: the timer lives as long as the connection, which the
+            // caller's RCU read-side section keeps alive.
+            unsafe { bindings::mod_timer(self.timer.get(), rcu::jiffies() as c_ulong) };
+        }
+    }
+
+    /// A template takes one more connection and restarts its persistence
+    /// timeout (upstream's `ip_vs_control_add` + `ip_vs_conn_put`). False
+    /// if it is closing or invalid (the caller then makes a new one).
+    pub(crate) fn acquire_control(&self) -> bool {
+        let mut cur = self.ctl.load(Ordering::Acquire);
+        loop {
+            if cur & (CTL_CLOSING | CTL_INVALID) != 0 || cur & CTL_COUNT == CTL_COUNT {
+                return false;
+            }
+            match self
+                .ctl
+                .compare_exchange(cur, cur + 1, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => {
+                    self.arm(self.tpl_timeout);
+                    return true;
+                }
+                Err(seen) => cur = seen,
+            }
+        }
+    }
+
+    /// Releases a count taken by [`Conn::acquire_control`] that was not
+    /// handed to a new connection.
+    pub(crate) fn release_control(&self) {
+        self.ctl.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Stops a template from being used (its server went away or was
+    /// quiesced with `expire_quiescent_template`); it expires on its
+    /// timer once no connection uses it (`ip_vs_check_template`).
+    pub(crate) fn invalidate(&self) {
+        self.ctl.fetch_or(CTL_INVALID, Ordering::AcqRel);
+    }
+
+    /// Timer expiry of a template: true if it may go now, false if it
+    /// still controls connections (then it waits another timeout).
+    fn template_may_expire(&self) -> bool {
+        let mut cur = self.ctl.load(Ordering::Acquire);
+        loop {
+            if cur & CTL_COUNT != 0 {
+                return false;
+            }
+            match self.ctl.compare_exchange(
+                cur,
+                cur | CTL_CLOSING,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return true,
+                Err(seen) => cur = seen,
+            }
+        }
+    }
+
+    fn is_template(&self) -> bool {
+        self.flags() & flags::TEMPLATE != 0
     }
 }
 
@@ -218,21 +326,49 @@ impl ConnTable {
     /// lifetime does not say so; the hooks are the only callers).
     pub(crate) fn find_in(&self, key: &InKey) -> Option<&Conn> {
         self.chain(key.hash(self.rnd)).find(|c| {
-            let (_, flags) = unpack(c.packed.load(Ordering::Relaxed));
-            key.matches(&c.tuple, flags)
+            let p = c.packed.load(Ordering::Relaxed);
+            p & (DEAD | EXPIRING) == 0 && key.matches(&c.tuple, unpack(p).1)
         })
     }
 
     /// The connection of a reply from a real server (caller in RCU).
     pub(crate) fn find_out(&self, key: &OutKey) -> Option<&Conn> {
         self.chain(key.hash(self.rnd)).find(|c| {
-            let (_, flags) = unpack(c.packed.load(Ordering::Relaxed));
-            key.matches(&c.tuple, flags)
+            let p = c.packed.load(Ordering::Relaxed);
+            p & (DEAD | EXPIRING) == 0 && key.matches(&c.tuple, unpack(p).1)
         })
     }
 
+    /// The usable persistence template `key` names (caller in RCU).
+    pub(crate) fn find_template(&self, key: &InKey) -> Option<&Conn> {
+        self.chain(key.hash(self.rnd)).find(|c| {
+            let p = c.packed.load(Ordering::Relaxed);
+            p & (DEAD | EXPIRING) == 0
+                && c.ctl.load(Ordering::Relaxed) & (CTL_CLOSING | CTL_INVALID) == 0
+                && key.matches_template(&c.tuple, unpack(p).1)
+        })
+    }
+
+    /// Expires every connection whose real server was removed (caller in
+    /// process context): `expire_nodest_conn`.
+    pub(crate) fn expire_nodest(&self) {
+        let _rcu = rcu::RcuGuard::new();
+        self.for_each(|c| {
+            // Templates still controlling connections go when those do.
+            let busy = c.ctl.load(Ordering::Relaxed) & CTL_COUNT != 0;
+            if !c.dest.available.load(Ordering::Acquire) && c.live() && !busy {
+                c.expire_now();
+            }
+            true
+        });
+    }
+
     /// Creates and hashes a connection (softirq). `None` if the table is
-    /// full or memory is short.
+    /// full or memory is short. `control` is the template it is made from,
+    /// with a count already taken for it (released here on failure);
+    /// `tpl_timeout` the persistence timeout of a new template (which is
+    /// armed with it at once).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn create(
         &self,
         tuple: ConnTuple,
@@ -241,6 +377,29 @@ impl ConnTable {
         flags: u32,
         dest: Arc<DestRt>,
         svc: Arc<SvcRt>,
+        control: Option<&Conn>,
+        tpl_timeout: u32,
+    ) -> Option<&Conn> {
+        let conn = self.alloc(tuple, proto, fwd, flags, dest, svc, control, tpl_timeout);
+        if conn.is_none() {
+            if let Some(t) = control {
+                t.release_control();
+            }
+        }
+        conn
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn alloc(
+        &self,
+        tuple: ConnTuple,
+        proto: Protocol,
+        fwd: FwdMethod,
+        flags: u32,
+        dest: Arc<DestRt>,
+        svc: Arc<SvcRt>,
+        control: Option<&Conn>,
+        tpl_timeout: u32,
     ) -> Option<&Conn> {
         if self.count.fetch_add(1, Ordering::Relaxed) >= self.max {
             self.count.fetch_sub(1, Ordering::Relaxed);
@@ -256,6 +415,9 @@ impl ConnTable {
                 svc,
                 table: self,
                 packed: AtomicU64::new(pack(ConnState::initial(proto).raw(), flags)),
+                control: control.map_or(core::ptr::null(), |c| c as *const Conn),
+                ctl: AtomicU64::new(0),
+                tpl_timeout,
                 next: AtomicPtr::new(core::ptr::null_mut()),
                 timer: Opaque::uninit(),
                 rcu: Opaque::uninit(),
@@ -273,10 +435,10 @@ impl ConnTable {
         let conn = unsafe { &*raw };
         // SAFETY: as above.
         unsafe { bindings::ipvs_rs_timer_setup(conn.timer.get(), Some(conn_timer_expired)) };
-        let b = BindCounts::bind(flags);
-        add(&conn.dest.active, b.active);
-        add(&conn.dest.inactive, b.total - b.active);
-        add(&conn.dest.persist, b.persist);
+        conn.dest.bind(flags);
+        if flags & flags::TEMPLATE != 0 {
+            conn.arm(tpl_timeout);
+        }
         let hash = tuple.hash(self.rnd);
         {
             let _g = self.lock(hash).lock();
@@ -318,11 +480,32 @@ impl ConnTable {
     /// The caller has unregistered the hooks and removed the proc files and
     /// waited for their readers: nothing can look connections up any more.
     pub(crate) fn flush(&self) {
+        // Connections first: a timer callback that unlinked one may still
+        // be releasing its template. Timer callbacks run in softirq
+        // context, an RCU read-side section, so after a grace period none
+        // is left and the templates can go.
+        self.flush_pass(false);
+        rcu::synchronize_rcu();
+        self.flush_pass(true);
+    }
+
+    fn flush_pass(&self, templates: bool) {
         for head in self.heads.iter() {
             loop {
                 let p = {
                     let _bh = BhGuard::new();
-                    head.load(Ordering::Acquire)
+                    let mut p = head.load(Ordering::Acquire);
+                    // SAFETY: linked entries stay alive while we do not
+                    // unlink them (their callbacks only free what they
+                    // unlinked, after a grace period; bottom halves are
+                    // off, an RCU read-side section).
+                    while let Some(c) = unsafe { p.as_ref() } {
+                        if c.is_template() == templates {
+                            break;
+                        }
+                        p = c.next.load(Ordering::Acquire);
+                    }
+                    p
                 };
                 if p.is_null() {
                     break;
@@ -378,6 +561,14 @@ unsafe extern "C" fn conn_timer_expired(timer: *mut bindings::timer_list) {
     // SAFETY: the connection is alive: it is freed only after its owner
     // unlinked it and (for namespace exit) waited for this callback.
     let conn = unsafe { &*raw };
+    if conn.is_template() && !conn.template_may_expire() {
+        // Still controls connections: wait another persistence timeout
+        // (unless namespace exit already owns it).
+        if conn.packed.load(Ordering::SeqCst) & DEAD == 0 {
+            conn.arm(conn.tpl_timeout);
+        }
+        return;
+    }
     conn.packed.fetch_or(DEAD, Ordering::SeqCst);
     // A packet may have re-armed the timer before seeing DEAD (one that
     // re-arms it after this sees DEAD and deletes it itself).
@@ -390,6 +581,11 @@ unsafe extern "C" fn conn_timer_expired(timer: *mut bindings::timer_list) {
         return;
     }
     conn.unbind();
+    // SAFETY: a controlled connection holds a count on its template, which
+    // therefore is alive; the template is not touched after the release.
+    if let Some(t) = unsafe { conn.control.as_ref() } {
+        t.release_control();
+    }
     // SAFETY: unlinked and dead; freed after a grace period, once every
     // reader that could still see it is gone.
     unsafe { bindings::call_rcu(conn.rcu.get(), Some(conn_free_rcu)) };

@@ -7,8 +7,8 @@
 //! client through the director, FORWARD): find the NAT connection and
 //! rewrite the source back to the virtual address.
 //!
-//! IPv4, TCP/UDP/SCTP. Not yet: ICMP errors for connections, persistence
-//! templates, fragments (left to the stack), IPv6.
+//! Persistence templates are in `persist.rs`, ICMP errors in `icmp.rs`.
+//! IPv4, TCP/UDP/SCTP. Not yet: fragments (left to the stack), IPv6.
 
 use crate::conn::Conn;
 use crate::kbind::bindings;
@@ -16,14 +16,20 @@ use crate::kbind::netns::NetRef;
 use crate::kbind::rcu;
 use crate::kbind::skb::{SkBuff, CHECKSUM_PARTIAL};
 use crate::netns::NetState;
-use crate::services::DestList;
+use crate::persist;
+use crate::services::{DestList, DestRt, SvcRt};
+use crate::sysctl::Sysctl;
 use crate::xmit;
 use core::ffi::c_uint;
+use core::sync::atomic::Ordering;
 use ipvs_core::conn::key::{ConnTuple, InKey, OutKey};
-use ipvs_core::conn::{dest_conn_flags, Direction};
+use ipvs_core::conn::persist as persist_keys;
+use ipvs_core::conn::reuse::{self, Existing, ExistingConn};
+use ipvs_core::conn::{bind_flags, dest_conn_flags, flags as conn_flags, Direction};
 use ipvs_core::packet::{self, icmp, CsumMode, Fragment, PacketInfo};
 use ipvs_core::sched::SchedInput;
-use ipvs_core::service::{FwdMethod, Protocol, ServiceKey};
+use ipvs_core::service::{svc_flags, DestConf, FwdMethod, Protocol, ServiceConf, ServiceKey};
+use kernel::sync::Arc;
 
 /// Header bytes the path needs linear: IPv4 header with options (60) plus
 /// a TCP header with options (60).
@@ -85,8 +91,18 @@ fn classify<'a>(skb: &mut SkBuff, net: NetRef<'a>) -> Option<(&'a NetState, Pack
     Some((st, info, proto))
 }
 
-/// LOCAL_IN requests to a virtual service.
+/// The IP protocol of a packet, if it has a plausible IPv4 header.
+pub(crate) fn ip_proto(skb: &mut SkBuff) -> Option<u8> {
+    let h = skb.header(packet::ipv4::IPV4_MIN_HLEN)?;
+    let first = *h.first()?;
+    (first >> 4 == 4).then_some(*h.get(9)?)
+}
+
+/// LOCAL_IN requests to a virtual service (`ip_vs_in_hook`).
 pub(crate) fn request(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
+    if ip_proto(&mut skb) == Some(packet::IPPROTO_ICMP) {
+        return crate::icmp::from_client(skb, net, Hook::LocalIn);
+    }
     let Some((st, info, proto)) = classify(&mut skb, net) else {
         return Verdict::Accept;
     };
@@ -99,9 +115,20 @@ pub(crate) fn request(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
         vaddr: info.daddr,
         vport: info.dport,
     };
-    let conn = match st.conns.find_in(&key) {
+    let found = match st.conns.find_in(&key) {
+        Some(c) => match existing(st, c, l4(&mut skb, &info)) {
+            Existing::Use => Some(c),
+            Existing::Reschedule => {
+                c.expire_now();
+                None
+            }
+            Existing::Drop => return Verdict::Drop,
+        },
+        None => None,
+    };
+    let conn = match found {
         Some(c) => c,
-        None => match schedule(st, &mut skb, &info) {
+        None => match schedule(st, &mut skb, &info, false) {
             Ok(c) => c,
             Err(v) => return v,
         },
@@ -115,14 +142,71 @@ pub(crate) fn request(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
     conn.svc.stats.inbound(bytes);
     conn.dest.stats.inbound(bytes);
     st.total.inbound(bytes);
-    xmit::forward(skb, net, conn, &info)
+    let one_packet = conn.flags() & conn_flags::ONE_PACKET != 0;
+    let v = xmit::forward(skb, net, conn, &info);
+    if one_packet {
+        conn.expire_now();
+    }
+    v
 }
 
-/// Schedules a real server for the first packet of a connection.
-fn schedule<'a>(
+/// What a packet does with the connection it found (`ip_vs_in_hook`):
+/// new connection attempts on finished connections are scheduled afresh
+/// (`conn_reuse_mode`), connections of removed real servers drop or
+/// expire (`expire_nodest_conn`).
+fn existing(st: &NetState, c: &Conn, l4: &[u8]) -> Existing {
+    let (state, flags) = c.state();
+    let sctp_chunk = l4.get(packet::l4::SCTP_HLEN).copied();
+    let tcp_flags = l4.get(13).copied().unwrap_or(0);
+    let reuse_mode = st.sysctl.get(Sysctl::ConnReuseMode);
+    reuse::existing(&ExistingConn {
+        new_conn: reuse::is_new_conn(state, tcp_flags, sctp_chunk),
+        expected: reuse::new_conn_expected(state, flags, c.controlled(), reuse_mode),
+        controls_others: false,
+        dest_available: c.dest.available.load(Ordering::Acquire),
+        dest_weight: c.dest.weight.load(Ordering::Relaxed),
+        conn_reuse_mode: reuse_mode,
+        expire_nodest_conn: st.sysctl.on(Sysctl::ExpireNodestConn),
+    })
+}
+
+/// Which hook a packet came through.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hook {
+    LocalIn,
+    Forward,
+}
+
+/// Whether the first packet of a connection may create it: TCP only on a
+/// SYN without RST (any packet but RST with `sloppy_tcp`), SCTP on INIT
+/// (any chunk but ABORT with `sloppy_sctp`), as upstream's
+/// `*_conn_schedule`. ICMP errors (`schedule_icmp`) skip the check.
+fn may_schedule(st: &NetState, proto: Protocol, info: &PacketInfo, l4: &[u8]) -> bool {
+    use packet::l4::tcp_flags::{RST, SYN};
+    const SCTP_CID_INIT: u8 = 1;
+    const SCTP_CID_ABORT: u8 = 6;
+    match proto {
+        Protocol::Tcp => {
+            info.tcp_flags & RST == 0
+                && (info.tcp_flags & SYN != 0 || st.sysctl.on(Sysctl::SloppyTcp))
+        }
+        Protocol::Sctp => match l4.get(packet::l4::SCTP_HLEN).copied() {
+            Some(SCTP_CID_ABORT) | None => false,
+            Some(SCTP_CID_INIT) => true,
+            Some(_) => st.sysctl.on(Sysctl::SloppySctp),
+        },
+        Protocol::Udp => true,
+    }
+}
+
+/// Schedules a real server for the first packet of a connection
+/// (`ip_vs_try_to_schedule`). `info` is the packet's tuple (for an ICMP
+/// error, the inverse of the quoted packet, and `icmp` is set).
+pub(crate) fn schedule<'a>(
     st: &'a NetState,
     skb: &mut SkBuff,
     info: &PacketInfo,
+    icmp: bool,
 ) -> Result<&'a Conn, Verdict> {
     let proto = info.protocol().ok_or(Verdict::Accept)?;
     let snap = st.published.get().ok_or(Verdict::Accept)?;
@@ -142,15 +226,53 @@ fn schedule<'a>(
             snap.find(&by_mark).ok_or(Verdict::Accept)?
         }
     };
-    // Upstream schedules TCP only on a SYN (without RST); other packets
-    // without a connection go on to the local stack, which resets them.
-    if proto == Protocol::Tcp
-        && (info.tcp_flags & packet::l4::tcp_flags::SYN == 0
-            || info.tcp_flags & packet::l4::tcp_flags::RST != 0)
-    {
+    // Packets that may not open a connection go on to the local stack,
+    // which resets them.
+    if !icmp && !may_schedule(st, proto, info, l4(skb, info)) {
         return Err(Verdict::Accept);
     }
-    let chosen = svc.with(|inner| {
+    let conf = svc.with(|i| i.conf);
+    let res = if conf.flags & svc_flags::PERSISTENT != 0 {
+        persist::schedule(st, svc, &conf, info)
+    } else {
+        pick(svc, info).and_then(|(dest, dconf)| {
+            let tuple = ConnTuple {
+                protocol: proto.raw(),
+                caddr: info.saddr,
+                cport: info.sport,
+                vaddr: info.daddr,
+                vport: info.dport,
+                daddr: dest.key.addr,
+                dport: persist_keys::conn_dport(info.dport, dest.key.port),
+            };
+            let flags = conn_flags_for(&conf, &dconf, proto);
+            new_conn(st, svc, tuple, dest, &dconf, flags, None)
+        })
+    };
+    match res {
+        Ok(c) => Ok(c),
+        Err(Unscheduled::NoDest) => {
+            // No real server available: tell the client, as upstream does.
+            if !icmp {
+                skb.icmp_send4(icmp::ICMP_DEST_UNREACH, 3 /* port unreachable */, 0);
+            }
+            Err(Verdict::Drop)
+        }
+        Err(Unscheduled::NoMemory) => Err(Verdict::Drop),
+    }
+}
+
+/// Why no connection was made.
+pub(crate) enum Unscheduled {
+    /// The scheduler found no available real server.
+    NoDest,
+    /// The table is full or memory is short.
+    NoMemory,
+}
+
+/// Asks the service's scheduler for a real server.
+pub(crate) fn pick(svc: &SvcRt, info: &PacketInfo) -> Result<(Arc<DestRt>, DestConf), Unscheduled> {
+    svc.with(|inner| {
         let sched = inner.sched.as_mut()?;
         let mut input = SchedInput::new(info.saddr, info.sport, info.daddr, info.dport);
         input.svc_flags = inner.conf.flags;
@@ -159,37 +281,55 @@ fn schedule<'a>(
         let i = sched.schedule(&DestList(&inner.dests), &input)?;
         let d = inner.dests.get(i)?;
         Some((d.rt.clone(), d.conf))
-    });
-    let Some((dest, conf)) = chosen else {
-        // No real server available: tell the client, as upstream does.
-        skb.icmp_send4(icmp::ICMP_DEST_UNREACH, 3 /* port unreachable */, 0);
-        return Err(Verdict::Drop);
-    };
-    let dport = if dest.key.port == 0 {
-        info.dport
+    })
+    .ok_or(Unscheduled::NoDest)
+}
+
+/// The flags of a new connection to a real server with `dconf`.
+pub(crate) fn conn_flags_for(conf: &ServiceConf, dconf: &DestConf, proto: Protocol) -> u32 {
+    let one_packet = if conf.flags & svc_flags::ONEPACKET != 0 && proto == Protocol::Udp {
+        conn_flags::ONE_PACKET
     } else {
-        dest.key.port
+        0
     };
-    let tuple = ConnTuple {
-        protocol: proto.raw(),
-        caddr: info.saddr,
-        cport: info.sport,
-        vaddr: info.daddr,
-        vport: info.dport,
-        daddr: dest.key.addr,
-        dport,
-    };
-    let flags = dest_conn_flags(conf.fwd, 0);
+    bind_flags(one_packet, dest_conn_flags(dconf.fwd, 0), proto.raw())
+}
+
+/// Creates a connection and counts it.
+pub(crate) fn new_conn<'a>(
+    st: &'a NetState,
+    svc: &Arc<SvcRt>,
+    tuple: ConnTuple,
+    dest: Arc<DestRt>,
+    dconf: &DestConf,
+    flags: u32,
+    control: Option<&Conn>,
+) -> Result<&'a Conn, Unscheduled> {
+    let proto = Protocol::from_raw(tuple.protocol).ok_or(Unscheduled::NoMemory)?;
+    let c = st
+        .conns
+        .create(
+            tuple,
+            proto,
+            dconf.fwd,
+            flags,
+            dest,
+            svc.clone(),
+            control,
+            0,
+        )
+        .ok_or(Unscheduled::NoMemory)?;
     svc.stats.conn();
-    dest.stats.conn();
+    c.dest.stats.conn();
     st.total.conn();
-    st.conns
-        .create(tuple, proto, conf.fwd, flags, dest, svc.clone())
-        .ok_or(Verdict::Drop)
+    Ok(c)
 }
 
 /// FORWARD (and LOCAL_IN) replies from real servers of NAT connections.
 pub(crate) fn reply(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
+    if ip_proto(&mut skb) == Some(packet::IPPROTO_ICMP) {
+        return crate::icmp::from_server(skb, net);
+    }
     let Some((st, info, proto)) = classify(&mut skb, net) else {
         return Verdict::Accept;
     };
@@ -202,7 +342,7 @@ pub(crate) fn reply(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
         cport: info.dport,
     };
     let Some(conn) = st.conns.find_out(&key) else {
-        return Verdict::Accept;
+        return no_conn_reply(st, skb, &info, proto);
     };
     if conn.fwd != FwdMethod::Masq {
         return Verdict::Accept;
@@ -223,6 +363,47 @@ pub(crate) fn reply(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
     conn.dest.stats.outbound(bytes);
     st.total.outbound(bytes);
     Verdict::Accept
+}
+
+/// A packet from a NAT real server's address and port without a
+/// connection: with `nat_icmp_send`, the server is told (port unreachable,
+/// except for resets) and the packet dropped, as upstream's
+/// `ip_vs_out_hook`; otherwise it passes.
+fn no_conn_reply(st: &NetState, mut skb: SkBuff, info: &PacketInfo, proto: Protocol) -> Verdict {
+    if !st.sysctl.on(Sysctl::NatIcmpSend) {
+        return Verdict::Accept;
+    }
+    let Some(snap) = st.published.get() else {
+        return Verdict::Accept;
+    };
+    let is_real = snap.list.iter().any(|s| {
+        let svc_proto = match s.key {
+            ServiceKey::Addr { proto: p, .. } => Some(p),
+            ServiceKey::Fwmark { .. } => None,
+        };
+        svc_proto.map_or(true, |p| p == proto)
+            && s.with(|i| {
+                i.dests.iter().any(|d| {
+                    d.conf.fwd == FwdMethod::Masq
+                        && d.rt.key.addr == info.saddr
+                        && d.rt.key.port == info.sport
+                })
+            })
+    });
+    if !is_real {
+        return Verdict::Accept;
+    }
+    let reset = match proto {
+        Protocol::Tcp => info.tcp_flags & packet::l4::tcp_flags::RST != 0,
+        // SCTP ABORT.
+        Protocol::Sctp => l4(&mut skb, info).get(packet::l4::SCTP_HLEN).copied() == Some(6),
+        Protocol::Udp => false,
+    };
+    if reset {
+        return Verdict::Accept;
+    }
+    skb.icmp_send4(icmp::ICMP_DEST_UNREACH, 3 /* port unreachable */, 0);
+    Verdict::Drop
 }
 
 /// Length of the transport header fields NAT rewrites (ports, checksum).

@@ -127,10 +127,10 @@ fn doit(req: &mut Request<'_>) -> CmdResult {
             let mut services = st.services.lock();
             let mut table = ControlTable {
                 services: &mut services,
-                published: &st.published,
-                timeouts: &st.timeouts,
+                st,
             };
             control::execute(&mut table, command, req.attrs())?;
+            services.purge_trash();
             return Ok(());
         }
     };

@@ -52,14 +52,23 @@ hook!(
     ipvs_rs_remote_request4 => dataplane::request
 );
 hook!(
-    /// LOCAL_OUT: replies to local clients (not handled yet).
+    /// LOCAL_OUT: replies from real servers on the director itself
+    /// (local node; nothing to translate).
     ipvs_rs_local_reply4 => pass
 );
 hook!(
-    /// LOCAL_OUT: requests from local clients (not handled yet).
-    ipvs_rs_local_request4 => pass
+    /// LOCAL_OUT: requests from clients on the director itself.
+    ipvs_rs_local_request4 => dataplane::request
 );
 hook!(
-    /// FORWARD: ICMP errors about forwarded connections (not handled yet).
-    ipvs_rs_forward_icmp4 => pass
+    /// FORWARD: ICMP errors from clients about connections whose virtual
+    /// address is not local (`ip_vs_forward_icmp`).
+    ipvs_rs_forward_icmp4 => forward_icmp
 );
+
+fn forward_icmp(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
+    if dataplane::ip_proto(&mut skb) != Some(ipvs_core::packet::IPPROTO_ICMP) {
+        return Verdict::Accept;
+    }
+    crate::icmp::from_client(skb, net, dataplane::Hook::Forward)
+}

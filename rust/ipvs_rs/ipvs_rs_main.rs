@@ -33,10 +33,14 @@ mod dataplane;
 mod genl;
 mod guard;
 mod hooks;
+mod icmp;
 mod netns;
+mod periodic;
+mod persist;
 mod procfs;
 mod services;
 mod stats;
+mod sysctl;
 mod xmit;
 
 module! {

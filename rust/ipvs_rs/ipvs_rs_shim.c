@@ -15,6 +15,9 @@
 #include <linux/ip.h>
 #include <linux/random.h>
 #include <linux/timer.h>
+#include <linux/sysctl.h>
+#include <linux/workqueue.h>
+#include <linux/slab.h>
 #include <net/dst.h>
 #include <net/genetlink.h>
 #include <net/icmp.h>
@@ -369,6 +372,47 @@ void ipvs_rs_icmp_send4(struct sk_buff *skb, int type, int code, __be32 info)
 }
 
 /* Upstream's ip_vs_exceeds_mtu: GSO packets are measured per segment. */
+/*
+ * An ICMP error about one of our IPIP packets (the tunnel case of upstream's
+ * ip_vs_in_icmp): drop the outer IP and ICMP headers (`off` bytes) so the
+ * data starts at our IPIP header, and let the route towards the real
+ * server learn the reported MTU.
+ */
+int ipvs_rs_skb_ipip_update_pmtu(struct net *net, struct sk_buff *skb,
+				 unsigned int off, unsigned int hlen_ipip,
+				 u32 mtu)
+{
+	if (!pskb_pull(skb, off))
+		return -EINVAL;
+	skb_reset_network_header(skb);
+	if (!pskb_may_pull(skb, hlen_ipip))
+		return -EINVAL;
+	ipv4_update_pmtu(skb, net, mtu, 0, 0);
+	return 0;
+}
+
+/*
+ * Sends an ICMP error about the packet `off` bytes into the data (with an
+ * IP header of `hlen` bytes) to its source, then frees the skb.
+ */
+void ipvs_rs_skb_icmp_send_inner(struct sk_buff *skb, unsigned int off,
+				 unsigned int hlen, int type, int code,
+				 __be32 info)
+{
+	if (!pskb_pull(skb, off))
+		goto out;
+	skb_reset_network_header(skb);
+	memset(&(IPCB(skb)->opt), 0, sizeof(IPCB(skb)->opt));
+	if (!pskb_may_pull(skb, hlen))
+		goto out;
+	skb_set_transport_header(skb, hlen);
+	if (ip_hdr(skb)->ihl * 4 != hlen)
+		goto out;
+	icmp_send(skb, type, code, info);
+out:
+	consume_skb(skb);
+}
+
 bool ipvs_rs_skb_exceeds_mtu(const struct sk_buff *skb, unsigned int mtu)
 {
 	if (skb->len <= mtu)
@@ -432,4 +476,92 @@ u32 ipvs_rs_random_u32(void)
 u64 ipvs_rs_random_u64(void)
 {
 	return get_random_u64();
+}
+
+/*
+ * --- /proc/sys/net/ipv4/vs: the sysctls that apply, with upstream's names,
+ * handlers and defaults. The values live in Rust's per-namespace state
+ * (an int array indexed by enum ipvs_rs_sysctl); Rust reads them. ---
+ */
+static const struct ctl_table ipvs_rs_sysctl_template[IPVS_RS_SYSCTL_COUNT] = {
+	[IPVS_RS_SYSCTL_EXPIRE_NODEST_CONN] = {
+		.procname = "expire_nodest_conn", .maxlen = sizeof(int),
+		.mode = 0644, .proc_handler = proc_dointvec },
+	[IPVS_RS_SYSCTL_EXPIRE_QUIESCENT_TEMPLATE] = {
+		.procname = "expire_quiescent_template", .maxlen = sizeof(int),
+		.mode = 0644, .proc_handler = proc_dointvec },
+	[IPVS_RS_SYSCTL_CONN_REUSE_MODE] = {
+		.procname = "conn_reuse_mode", .maxlen = sizeof(int),
+		.mode = 0644, .proc_handler = proc_dointvec },
+	[IPVS_RS_SYSCTL_SLOPPY_TCP] = {
+		.procname = "sloppy_tcp", .maxlen = sizeof(int),
+		.mode = 0644, .proc_handler = proc_dointvec },
+	[IPVS_RS_SYSCTL_SLOPPY_SCTP] = {
+		.procname = "sloppy_sctp", .maxlen = sizeof(int),
+		.mode = 0644, .proc_handler = proc_dointvec },
+	[IPVS_RS_SYSCTL_NAT_ICMP_SEND] = {
+		.procname = "nat_icmp_send", .maxlen = sizeof(int),
+		.mode = 0644, .proc_handler = proc_dointvec },
+	[IPVS_RS_SYSCTL_PMTU_DISC] = {
+		.procname = "pmtu_disc", .maxlen = sizeof(int),
+		.mode = 0644, .proc_handler = proc_dointvec },
+	[IPVS_RS_SYSCTL_SCHEDULE_ICMP] = {
+		.procname = "schedule_icmp", .maxlen = sizeof(int),
+		.mode = 0644, .proc_handler = proc_dointvec },
+	[IPVS_RS_SYSCTL_RUN_ESTIMATION] = {
+		.procname = "run_estimation", .maxlen = sizeof(int),
+		.mode = 0644, .proc_handler = proc_dointvec_minmax,
+		.extra1 = SYSCTL_ZERO, .extra2 = SYSCTL_ONE },
+	[IPVS_RS_SYSCTL_LBLC_EXPIRATION] = {
+		.procname = "lblc_expiration", .maxlen = sizeof(int),
+		.mode = 0644, .proc_handler = proc_dointvec_jiffies },
+	[IPVS_RS_SYSCTL_LBLCR_EXPIRATION] = {
+		.procname = "lblcr_expiration", .maxlen = sizeof(int),
+		.mode = 0644, .proc_handler = proc_dointvec_jiffies },
+};
+
+void *ipvs_rs_sysctl_register(struct net *net, int *vals)
+{
+	struct ctl_table_header *hdr;
+	struct ctl_table *tbl;
+	unsigned int i;
+
+	tbl = kmemdup(ipvs_rs_sysctl_template, sizeof(ipvs_rs_sysctl_template),
+		      GFP_KERNEL);
+	if (!tbl)
+		return NULL;
+	for (i = 0; i < IPVS_RS_SYSCTL_COUNT; i++)
+		tbl[i].data = &vals[i];
+	hdr = register_net_sysctl_sz(net, "net/ipv4/vs", tbl,
+				     IPVS_RS_SYSCTL_COUNT);
+	if (!hdr)
+		kfree(tbl);
+	return hdr;
+}
+
+void ipvs_rs_sysctl_unregister(void *header)
+{
+	struct ctl_table_header *hdr = header;
+	const struct ctl_table *tbl = hdr->ctl_table_arg;
+
+	unregister_net_sysctl_table(hdr);
+	kfree(tbl);
+}
+
+/* --- the per-namespace periodic work (estimators, scheduler caches) --- */
+void ipvs_rs_delayed_work_init(struct delayed_work *dw,
+			       void (*fn)(struct work_struct *))
+{
+	INIT_DELAYED_WORK(dw, fn);
+}
+
+struct delayed_work *ipvs_rs_to_delayed_work(struct work_struct *w)
+{
+	return to_delayed_work(w);
+}
+
+bool ipvs_rs_schedule_delayed_work(struct delayed_work *dw,
+				   unsigned long delay)
+{
+	return queue_delayed_work(system_long_wq, dw, delay);
 }

@@ -9,16 +9,19 @@ use crate::conn::ConnTable;
 use crate::kbind::bindings;
 use crate::kbind::netns::NetRef;
 use crate::kbind::rcu;
+use crate::periodic;
 use crate::services::{Published, Services};
 use crate::stats::AtomicStats;
+use crate::sysctl::Sysctls;
 use core::ffi::c_int;
 use core::pin::Pin;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use ipvs_core::config::{self, Timeouts};
 use kernel::error::{to_result, Result};
 use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::Mutex;
+use kernel::types::Opaque;
 
 /// `conn_tab_bits` after validation, set once at module init.
 static CONN_TAB_BITS: AtomicU32 = AtomicU32::new(config::CONN_TAB_BITS_DEFAULT);
@@ -104,6 +107,12 @@ pub(crate) struct NetState {
     /// The connection table.
     #[pin]
     pub(crate) conns: ConnTable,
+    /// `/proc/sys/net/ipv4/vs/*`.
+    pub(crate) sysctl: Sysctls,
+    /// The periodic work (`periodic.rs`) and its state.
+    pub(crate) work: Opaque<bindings::delayed_work>,
+    pub(crate) stopping: AtomicBool,
+    pub(crate) ticks: AtomicU32,
 }
 
 impl NetState {
@@ -113,6 +122,11 @@ impl NetState {
         // ipvs_rs_net_init, freed only in ipvs_rs_net_exit once the
         // namespace is dead, i.e. after every caller holding `net` is gone.
         unsafe { (*net.slot()).cast::<NetState>().as_ref() }
+    }
+
+    /// Drops removed real servers that no connection uses any more.
+    pub(crate) fn purge_trash(&self) {
+        self.services.lock().purge_trash();
     }
 }
 
@@ -177,6 +191,10 @@ fn net_init(net: NetRef<'_>) -> Result {
             published: Published::new(),
             total: AtomicStats::default(),
             conns <- conns,
+            sysctl: Sysctls::new(),
+            work: Opaque::uninit(),
+            stopping: AtomicBool::new(false),
+            ticks: AtomicU32::new(0),
         }? Error),
         GFP_KERNEL,
     )?;
@@ -186,18 +204,28 @@ fn net_init(net: NetRef<'_>) -> Result {
     // SAFETY: the slot is ours and NULL until now; hooks see the state as
     // soon as they are registered, so store it first.
     unsafe { *net.slot() = raw.cast() };
+    // SAFETY: just stored; alive until free_state.
+    let st = unsafe { &*raw };
+    periodic::init(&st.work);
+    if let Err(e) = st.sysctl.register(net) {
+        free_state(net);
+        return Err(e);
+    }
     // SAFETY: the namespace is alive during init; the files are removed in
     // ipvs_rs_net_exit before the state they read is freed.
     if let Err(e) = to_result(unsafe { bindings::ipvs_rs_proc_create(net.as_ptr()) }) {
+        st.sysctl.unregister();
         free_state(net);
         return Err(e);
     }
     if let Err(e) = register_hooks(net) {
         // SAFETY: created just above.
         unsafe { bindings::ipvs_rs_proc_remove(net.as_ptr()) };
+        st.sysctl.unregister();
         free_state(net);
         return Err(e);
     }
+    periodic::start(st);
     Ok(())
 }
 
@@ -243,6 +271,8 @@ pub(crate) unsafe extern "C" fn ipvs_rs_net_exit(net: *mut bindings::net) {
     unsafe { bindings::ipvs_rs_proc_remove(net.as_ptr()) };
     unregister_hooks(net);
     if let Some(st) = NetState::get(net) {
+        periodic::stop(st);
+        st.sysctl.unregister();
         st.conns.flush();
     }
     // Connections that expired earlier are freed by RCU callbacks.

@@ -11,15 +11,18 @@
 
 use crate::kbind::kvec;
 use crate::kbind::rcu::{self, BhGuard};
-use crate::netns::AtomicTimeouts;
+use crate::netns::NetState;
 use crate::stats::AtomicStats;
-use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+use crate::sysctl::Sysctl;
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, Ordering};
+use ipvs_core::conn::reuse;
+use ipvs_core::conn::BindCounts;
 use ipvs_core::control::Table;
 use ipvs_core::errno::{Errno, Error, Result};
 use ipvs_core::netlink::service::DestConns;
 use ipvs_core::sched::{
-    lblc::LblcSlot, lblcr::LblcrSlot, Backing, DestView, Dests, SchedConfig, SchedError, SchedKind,
-    SchedState, Storage, StorageNeed, NO_DEST,
+    lblc::LblcSlot, lblcr::LblcrSlot, Backing, DestChange, DestView, Dests, SchedConfig,
+    SchedError, SchedKind, SchedState, Storage, StorageNeed, NO_DEST,
 };
 use ipvs_core::service::{DestConf, DestKey, ServiceConf, ServiceKey};
 use kernel::alloc::{
@@ -62,16 +65,111 @@ fn ktable<T: Clone>(len: usize, fill: T) -> Result<KTable<T>> {
         .map_err(|_| ENOMEM)
 }
 
-/// What the packet path changes on a real server without locks.
+/// What the packet path reads or changes on a real server without locks.
 pub(crate) struct DestRt {
     pub(crate) key: DestKey,
     pub(crate) active: AtomicU32,
     pub(crate) inactive: AtomicU32,
     pub(crate) persist: AtomicU32,
     pub(crate) stats: AtomicStats,
+    /// Still a member of its service (upstream's `IP_VS_DEST_CF_AVAILABLE`):
+    /// cleared when it is removed, set again if it is added back while
+    /// connections still use it.
+    pub(crate) available: AtomicBool,
+    /// Copies of the settings the packet path needs.
+    pub(crate) weight: AtomicI32,
+    u_thresh: AtomicU32,
+    l_thresh: AtomicU32,
+    /// `IP_VS_DEST_F_OVERLOAD`, with upstream's hysteresis.
+    overloaded: AtomicBool,
+}
+
+fn add(counter: &AtomicU32, delta: i32) {
+    if delta >= 0 {
+        counter.fetch_add(delta.unsigned_abs(), Ordering::Relaxed);
+    } else {
+        counter.fetch_sub(delta.unsigned_abs(), Ordering::Relaxed);
+    }
 }
 
 impl DestRt {
+    fn new(key: DestKey, conf: &DestConf) -> Result<Arc<DestRt>> {
+        Arc::new(
+            DestRt {
+                key,
+                active: AtomicU32::new(0),
+                inactive: AtomicU32::new(0),
+                persist: AtomicU32::new(0),
+                stats: AtomicStats::default(),
+                available: AtomicBool::new(true),
+                weight: AtomicI32::new(conf.weight),
+                u_thresh: AtomicU32::new(conf.u_thresh),
+                l_thresh: AtomicU32::new(conf.l_thresh),
+                overloaded: AtomicBool::new(false),
+            },
+            GFP_KERNEL,
+        )
+        .map_err(|_| ENOMEM)
+    }
+
+    /// Takes the settings of an edit (or a re-add).
+    fn configure(&self, conf: &DestConf) {
+        let old_u = self.u_thresh.swap(conf.u_thresh, Ordering::Relaxed);
+        if reuse::overload_cleared_by_edit(old_u, conf.u_thresh) {
+            self.overloaded.store(false, Ordering::Relaxed);
+        }
+        self.l_thresh.store(conf.l_thresh, Ordering::Relaxed);
+        self.weight.store(conf.weight, Ordering::Relaxed);
+    }
+
+    fn total(&self) -> u64 {
+        u64::from(self.active.load(Ordering::Relaxed))
+            + u64::from(self.inactive.load(Ordering::Relaxed))
+    }
+
+    /// A connection with `flags` was bound to this server
+    /// (`ip_vs_bind_dest`).
+    pub(crate) fn bind(&self, flags: u32) {
+        let b = BindCounts::bind(flags);
+        self.count(b);
+        if b.total != 0 {
+            let u = self.u_thresh.load(Ordering::Relaxed);
+            let was = self.overloaded.load(Ordering::Relaxed);
+            if reuse::overloaded_after_bind(self.total(), u, was) != was {
+                self.overloaded.store(!was, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// A connection with (current) `flags` was unbound
+    /// (`ip_vs_unbind_dest`).
+    pub(crate) fn unbind(&self, flags: u32) {
+        self.count(BindCounts::unbind(flags));
+        let u = self.u_thresh.load(Ordering::Relaxed);
+        let l = self.l_thresh.load(Ordering::Relaxed);
+        let was = self.overloaded.load(Ordering::Relaxed);
+        if reuse::overloaded_after_unbind(self.total(), u, l, was) != was {
+            self.overloaded.store(!was, Ordering::Relaxed);
+        }
+    }
+
+    /// A state change moved a connection between active and inactive.
+    pub(crate) fn activity(&self, active: i32, inactive: i32) {
+        add(&self.active, active);
+        add(&self.inactive, inactive);
+    }
+
+    fn count(&self, c: BindCounts) {
+        add(&self.active, c.active);
+        add(&self.inactive, c.total - c.active);
+        add(&self.persist, c.persist);
+    }
+
+    /// Whether no connection or template uses the server any more.
+    fn unused(&self) -> bool {
+        self.total() == 0 && self.persist.load(Ordering::Relaxed) == 0
+    }
+
     pub(crate) fn conns(&self) -> DestConns {
         DestConns {
             active: self.active.load(Ordering::Relaxed),
@@ -92,7 +190,6 @@ pub(crate) struct DestEntry {
 impl DestEntry {
     fn view(&self) -> DestView {
         let c = self.rt.conns();
-        let total = u64::from(c.active) + u64::from(c.inactive);
         DestView {
             addr: self.rt.key.addr,
             port: self.rt.key.port,
@@ -100,7 +197,7 @@ impl DestEntry {
             last_weight: self.last_weight,
             active: c.active,
             inactive: c.inactive,
-            overloaded: self.conf.u_thresh != 0 && total >= u64::from(self.conf.u_thresh),
+            overloaded: self.rt.overloaded.load(Ordering::Relaxed),
         }
     }
 }
@@ -209,11 +306,48 @@ impl Snapshot {
 /// All services of a namespace, in the order they were added.
 pub(crate) struct Services {
     pub(crate) list: KVec<Arc<SvcRt>>,
+    /// Real servers removed while connections still used them (upstream's
+    /// `dest_trash`): adding the same server back to the same service
+    /// revives it, with its connections and counters.
+    trash: KVec<(ServiceKey, Arc<DestRt>)>,
 }
 
 impl Services {
     pub(crate) fn new() -> Self {
-        Services { list: KVec::new() }
+        Services {
+            list: KVec::new(),
+            trash: KVec::new(),
+        }
+    }
+
+    /// Drops trashed real servers no connection uses any more.
+    pub(crate) fn purge_trash(&mut self) {
+        let mut i = 0;
+        while i < self.trash.len() {
+            if self.trash.get(i).is_some_and(|(_, d)| d.unused()) {
+                let _ = kvec::remove(&mut self.trash, i);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Retires a removed real server of service `svc`.
+    fn trash(&mut self, svc: &ServiceKey, dest: Arc<DestRt>) {
+        dest.available.store(false, Ordering::Release);
+        if !dest.unused() {
+            // Without memory the server is simply not revivable.
+            let _ = self.trash.push((*svc, dest), GFP_KERNEL);
+        }
+    }
+
+    /// A trashed real server to revive.
+    fn revive(&mut self, svc: &ServiceKey, key: &DestKey) -> Option<Arc<DestRt>> {
+        let i = self
+            .trash
+            .iter()
+            .position(|(s, d)| s == svc && d.key == *key)?;
+        kvec::remove(&mut self.trash, i).map(|(_, d)| d)
     }
 
     pub(crate) fn find(&self, key: &ServiceKey) -> Option<&Arc<SvcRt>> {
@@ -271,11 +405,10 @@ impl Published {
     }
 }
 
-/// The table plus the namespace settings the write commands touch.
+/// The table plus the namespace state the write commands touch.
 pub(crate) struct ControlTable<'a> {
     pub(crate) services: &'a mut Services,
-    pub(crate) published: &'a Published,
-    pub(crate) timeouts: &'a AtomicTimeouts,
+    pub(crate) st: &'a NetState,
 }
 
 /// A copy of a service's settings and real servers, with room for `extra`
@@ -304,32 +437,60 @@ fn copy_dests(s: &SvcRt, extra: usize) -> Result<(ServiceConf, KVec<DestEntry>)>
 }
 
 impl ControlTable<'_> {
-    /// Replaces a service's real servers (and rebuilds its scheduler over
-    /// them), building everything before taking the spinlock.
+    /// Replaces a service's real servers with an edited copy and tells its
+    /// scheduler what changed (upstream's `add_dest`/`del_dest`/`upd_dest`
+    /// hooks: `rr` keeps its place, `lblc` its cache, `mh` moves only the
+    /// changed server's slots). Everything that allocates happens before
+    /// the spinlock; on error nothing changes. Returns the removed entry.
     fn replace_dests(
         &mut self,
         svc: usize,
-        edit: impl FnOnce(&mut KVec<DestEntry>) -> Result<()>,
-    ) -> Result<()> {
+        edit: impl FnOnce(&mut KVec<DestEntry>) -> Result<(DestChange, Option<DestEntry>)>,
+    ) -> Result<Option<DestEntry>> {
         let Some(s) = self.services.get(svc) else {
-            return Ok(());
+            return Ok(None);
         };
         let (conf, mut dests) = copy_dests(s, 1)?;
-        edit(&mut dests)?;
-        let sched = new_sched(&s.key, &conf, &dests)?;
-        // The old vector and scheduler are freed after the lock is dropped.
+        let (change, removed) = edit(&mut dests)?;
+        let kind = SchedKind::from_name(conf.sched.as_str());
+        let mut scratch = KVec::from_elem(
+            0u32,
+            kind.map_or(0, |k| k.scratch_len(dests.len())),
+            GFP_KERNEL,
+        )
+        .map_err(|_| ENOMEM)?;
+        // The old vector is freed after the lock is dropped.
         let old = s.with(|i| {
-            (
-                core::mem::replace(&mut i.dests, dests),
-                core::mem::replace(&mut i.sched, sched),
-            )
+            let old = core::mem::replace(&mut i.dests, dests);
+            if let Some(sched) = i.sched.as_mut() {
+                if let Err(e) = sched.update(&DestList(&i.dests), change, &mut scratch) {
+                    // As upstream, the scheduler keeps its tables; undo.
+                    return Err((core::mem::replace(&mut i.dests, old), e));
+                }
+            }
+            Ok(old)
         });
-        drop(old);
-        Ok(())
+        match old {
+            Ok(old) => drop(old),
+            Err((new, e)) => {
+                drop(new);
+                return Err(sched_error(e));
+            }
+        }
+        Ok(removed)
     }
 
     fn republish(&mut self) -> Result<()> {
-        self.published.publish(self.services)
+        self.st.published.publish(self.services)
+    }
+
+    /// With `expire_nodest_conn`, connections to removed servers expire
+    /// now rather than at their next packet (upstream's
+    /// `ip_vs_expire_nodest_conn_flush`).
+    fn expire_nodest(&self) {
+        if self.st.sysctl.on(Sysctl::ExpireNodestConn) {
+            self.st.conns.expire_nodest();
+        }
     }
 }
 
@@ -400,11 +561,16 @@ impl Table for ControlTable<'_> {
     }
 
     fn del_service(&mut self, svc: usize) {
-        if kvec::remove(&mut self.services.list, svc).is_some() {
+        if let Some(s) = kvec::remove(&mut self.services.list, svc) {
             // On failure to allocate the new snapshot the old one (still
             // listing the service) stays: the service keeps working until
             // the next change, rather than failing the delete.
             let _ = self.republish();
+            let dests = s.with(|i| core::mem::take(&mut i.dests));
+            for d in dests.into_iter() {
+                self.services.trash(&s.key, d.rt);
+            }
+            self.expire_nodest();
         }
     }
 
@@ -415,50 +581,73 @@ impl Table for ControlTable<'_> {
     }
 
     fn add_dest(&mut self, svc: usize, key: DestKey, conf: DestConf) -> Result<()> {
-        let rt = Arc::new(
-            DestRt {
-                key,
-                active: AtomicU32::new(0),
-                inactive: AtomicU32::new(0),
-                persist: AtomicU32::new(0),
-                stats: AtomicStats::default(),
-            },
-            GFP_KERNEL,
-        )
-        .map_err(|_| ENOMEM)?;
-        self.replace_dests(svc, |dests| {
-            dests
-                .push(
-                    DestEntry {
-                        rt,
-                        conf,
-                        last_weight: conf.weight,
-                    },
-                    GFP_KERNEL,
-                )
-                .map_err(|_| ENOMEM)
-        })
+        let Some(svc_key) = self.services.get(svc).map(|s| s.key) else {
+            return Ok(());
+        };
+        let revived = self.services.revive(&svc_key, &key);
+        let rt = match &revived {
+            Some(rt) => rt.clone(),
+            None => DestRt::new(key, &conf)?,
+        };
+        let res = self.replace_dests(svc, |dests| {
+            // Upstream puts a new server at the head of the list.
+            // Within the capacity copy_dests reserved: no allocation.
+            kvec::push_front(
+                dests,
+                DestEntry {
+                    rt: rt.clone(),
+                    conf,
+                    last_weight: conf.weight,
+                },
+                GFP_KERNEL,
+            )
+            .map_err(|_| ENOMEM)?;
+            Ok((DestChange::Added(0), None))
+        });
+        match (res, revived) {
+            (Ok(_), Some(rt)) => {
+                rt.configure(&conf);
+                rt.available.store(true, Ordering::Release);
+                Ok(())
+            }
+            (Ok(_), None) => Ok(()),
+            (Err(e), Some(rt)) => {
+                self.services.trash(&svc_key, rt);
+                Err(e)
+            }
+            (Err(e), None) => Err(e),
+        }
     }
 
     fn edit_dest(&mut self, svc: usize, key: DestKey, conf: DestConf) -> Result<()> {
         self.replace_dests(svc, |dests| {
-            if let Some(d) = dests.iter_mut().find(|d| d.rt.key == key) {
+            let i = dests.iter().position(|d| d.rt.key == key);
+            if let Some(d) = i.and_then(|i| dests.get_mut(i)) {
                 if conf.weight > 0 {
                     d.last_weight = conf.weight;
                 }
                 d.conf = conf;
+                d.rt.configure(&conf);
             }
-            Ok(())
-        })
+            Ok((i.map_or(DestChange::Reset, DestChange::Updated), None))
+        })?;
+        Ok(())
     }
 
     fn del_dest(&mut self, svc: usize, key: DestKey) {
-        let _ = self.replace_dests(svc, |dests| {
-            if let Some(i) = dests.iter().position(|d| d.rt.key == key) {
-                let _ = kvec::remove(dests, i);
-            }
-            Ok(())
+        let removed = self.replace_dests(svc, |dests| {
+            let Some(i) = dests.iter().position(|d| d.rt.key == key) else {
+                return Ok((DestChange::Reset, None));
+            };
+            Ok((DestChange::Removed(i), kvec::remove(dests, i)))
         });
+        let Some(svc_key) = self.services.get(svc).map(|s| s.key) else {
+            return;
+        };
+        if let Ok(Some(d)) = removed {
+            self.services.trash(&svc_key, d.rt);
+            self.expire_nodest();
+        }
     }
 
     fn zero_service(&mut self, svc: usize) {
@@ -472,6 +661,7 @@ impl Table for ControlTable<'_> {
         for i in 0..self.services.list.len() {
             self.zero_service(i);
         }
+        self.st.total.zero();
     }
 
     fn flush(&mut self) {
@@ -481,6 +671,6 @@ impl Table for ControlTable<'_> {
     }
 
     fn set_timeouts(&mut self, timeouts: [Option<u32>; 3]) {
-        self.timeouts.set(timeouts);
+        self.st.timeouts.set(timeouts);
     }
 }

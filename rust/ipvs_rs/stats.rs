@@ -1,11 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Counters of services and real servers, updated by the packet path
-//! without locks.
+//! without locks, and their rate estimators.
+//!
+//! The estimator state (`ipvs_core::estimator`) is kept in atomics: the
+//! periodic work (`periodic.rs`) is its only writer besides zeroing, and
+//! both run under the namespace's control mutex; readers (netlink dumps,
+//! `/proc`) only load it.
 
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use ipvs_core::estimator::{Counters, Estimator};
 use ipvs_core::stats::Stats;
 
-/// Connection, packet and byte counters.
+/// Connection, packet and byte counters, and the rate estimator.
 #[derive(Default)]
 pub(crate) struct AtomicStats {
     conns: AtomicU64,
@@ -13,6 +19,7 @@ pub(crate) struct AtomicStats {
     outpkts: AtomicU64,
     inbytes: AtomicU64,
     outbytes: AtomicU64,
+    est: [AtomicU64; 10],
 }
 
 impl AtomicStats {
@@ -33,19 +40,51 @@ impl AtomicStats {
         self.outbytes.fetch_add(bytes as u64, Relaxed);
     }
 
-    /// The counters (rates are not estimated yet: zero).
-    pub(crate) fn get(&self) -> Stats {
-        Stats {
+    fn counters(&self) -> Counters {
+        Counters {
             conns: self.conns.load(Relaxed),
             inpkts: self.inpkts.load(Relaxed),
             outpkts: self.outpkts.load(Relaxed),
             inbytes: self.inbytes.load(Relaxed),
             outbytes: self.outbytes.load(Relaxed),
-            ..Stats::default()
         }
     }
 
-    /// Zeroes the counters.
+    fn estimator(&self) -> Estimator {
+        Estimator::from_words(core::array::from_fn(|i| {
+            self.est.get(i).map_or(0, |w| w.load(Relaxed))
+        }))
+    }
+
+    fn set_estimator(&self, e: &Estimator) {
+        for (cell, w) in self.est.iter().zip(e.to_words()) {
+            cell.store(w, Relaxed);
+        }
+    }
+
+    /// One estimator tick (every `TICK_SECS`; under the control mutex).
+    pub(crate) fn tick(&self) {
+        let mut e = self.estimator();
+        e.tick(&self.counters());
+        self.set_estimator(&e);
+    }
+
+    /// The counters and estimated rates.
+    pub(crate) fn get(&self) -> Stats {
+        let c = self.counters();
+        let mut s = Stats {
+            conns: c.conns,
+            inpkts: c.inpkts,
+            outpkts: c.outpkts,
+            inbytes: c.inbytes,
+            outbytes: c.outbytes,
+            ..Stats::default()
+        };
+        self.estimator().fill(&mut s);
+        s
+    }
+
+    /// Zeroes the counters and the estimator (under the control mutex).
     pub(crate) fn zero(&self) {
         for c in [
             &self.conns,
@@ -56,5 +95,6 @@ impl AtomicStats {
         ] {
             c.store(0, Relaxed);
         }
+        self.set_estimator(&Estimator::new());
     }
 }

@@ -8,6 +8,8 @@ use crate::dataplane::{csum_mode, l4_hdr_len, Verdict};
 use crate::kbind::netns::NetRef;
 use crate::kbind::rcu;
 use crate::kbind::skb::{Route, RouteInfo, SkBuff};
+use crate::netns::NetState;
+use crate::sysctl::Sysctl;
 use ipvs_core::addr::Addr;
 use ipvs_core::packet::{self, icmp, ipv4::Ttl, tunnel, PacketInfo};
 use ipvs_core::service::FwdMethod;
@@ -41,6 +43,7 @@ fn route(
     nexthop: &Addr,
     known_nh: bool,
     overhead: u32,
+    pmtu_disc: bool,
 ) -> Result<Option<(Route, [u8; 4])>, Verdict> {
     let RouteInfo {
         route,
@@ -66,11 +69,22 @@ fn route(
         Err(_) => return Err(Verdict::Drop),
     }
     let mtu = mtu.saturating_sub(overhead);
-    if df && skb.exceeds_mtu(mtu) {
+    if pmtu_disc && df && skb.exceeds_mtu(mtu) {
         skb.icmp_send4(icmp::ICMP_DEST_UNREACH, icmp::ICMP_FRAG_NEEDED, mtu.to_be());
         return Err(Verdict::Drop);
     }
     Ok(Some((route, saddr)))
+}
+
+/// Sends an already rewritten packet (a translated ICMP error) to a real
+/// server; `local_ok`: a server on this host gets it through the stack.
+pub(crate) fn to_server(mut skb: SkBuff, net: NetRef<'_>, daddr: &Addr, local_ok: bool) -> Verdict {
+    match route(&mut skb, net, daddr, false, 0, true) {
+        Ok(Some((rt, _))) => send(skb, net, rt),
+        Ok(None) if local_ok => Verdict::Accept,
+        Ok(None) => Verdict::Drop,
+        Err(v) => v,
+    }
 }
 
 fn send(mut skb: SkBuff, net: NetRef<'_>, rt: Route) -> Verdict {
@@ -89,7 +103,7 @@ fn nat(mut skb: SkBuff, net: NetRef<'_>, conn: &Conn, info: &PacketInfo) -> Verd
         return Verdict::Drop;
     }
     skb.csum_rewritten();
-    match route(&mut skb, net, &conn.tuple.daddr, false, 0) {
+    match route(&mut skb, net, &conn.tuple.daddr, false, 0, true) {
         Ok(Some((rt, _))) => send(skb, net, rt),
         Ok(None) => Verdict::Accept,
         Err(v) => v,
@@ -97,7 +111,7 @@ fn nat(mut skb: SkBuff, net: NetRef<'_>, conn: &Conn, info: &PacketInfo) -> Verd
 }
 
 fn dr(mut skb: SkBuff, net: NetRef<'_>, conn: &Conn) -> Verdict {
-    match route(&mut skb, net, &conn.tuple.daddr, true, 0) {
+    match route(&mut skb, net, &conn.tuple.daddr, true, 0, true) {
         Ok(Some((rt, _))) => send(skb, net, rt),
         Ok(None) => Verdict::Accept,
         Err(v) => v,
@@ -105,12 +119,16 @@ fn dr(mut skb: SkBuff, net: NetRef<'_>, conn: &Conn) -> Verdict {
 }
 
 fn tun(mut skb: SkBuff, net: NetRef<'_>, conn: &Conn) -> Verdict {
+    // With pmtu_disc off the tunnel fragments rather than refusing
+    // packets (upstream: no DF on the outer header, no frag-needed).
+    let pmtu_disc = NetState::get(net).map_or(true, |st| st.sysctl.on(Sysctl::PmtuDisc));
     let (rt, saddr) = match route(
         &mut skb,
         net,
         &conn.tuple.daddr,
         false,
         tunnel::IPIP_HLEN as u32,
+        pmtu_disc,
     ) {
         Ok(Some(r)) => r,
         Ok(None) => return Verdict::Accept,
@@ -126,7 +144,7 @@ fn tun(mut skb: SkBuff, net: NetRef<'_>, conn: &Conn) -> Verdict {
         Addr::v4(saddr),
         conn.tuple.daddr,
         (rcu::random_u64() & 0xffff) as u16,
-        true,
+        pmtu_disc,
     ) else {
         return Verdict::Drop;
     };

@@ -17,6 +17,7 @@
 #include <linux/netfilter_ipv6.h>
 #include <linux/rcupdate.h>
 #include <linux/timer.h>
+#include <linux/workqueue.h>
 #include <linux/kprobes.h>
 #include <net/genetlink.h>
 #include <net/net_namespace.h>

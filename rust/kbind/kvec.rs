@@ -24,3 +24,14 @@ pub fn remove<T>(v: &mut KVec<T>, index: usize) -> Option<T> {
 pub fn clear<T>(v: &mut KVec<T>) {
     while remove(v, v.len().wrapping_sub(1)).is_some() {}
 }
+
+/// Inserts `x` at the front, shifting the rest up (order kept).
+pub fn push_front<T>(
+    v: &mut KVec<T>,
+    x: T,
+    flags: kernel::alloc::Flags,
+) -> Result<(), kernel::alloc::AllocError> {
+    v.push(x, flags)?;
+    v.as_mut_slice().rotate_right(1);
+    Ok(())
+}

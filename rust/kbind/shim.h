@@ -72,9 +72,42 @@ void ipvs_rs_skb_set_route(struct sk_buff *skb, struct rtable *rt);
 void ipvs_rs_send4(struct net *net, struct sk_buff *skb);
 unsigned char *ipvs_rs_skb_push_outer4(struct sk_buff *skb, unsigned int len);
 void ipvs_rs_icmp_send4(struct sk_buff *skb, int type, int code, __be32 info);
+int ipvs_rs_skb_ipip_update_pmtu(struct net *net, struct sk_buff *skb,
+				 unsigned int off, unsigned int hlen_ipip,
+				 u32 mtu);
+void ipvs_rs_skb_icmp_send_inner(struct sk_buff *skb, unsigned int off,
+				 unsigned int hlen, int type, int code,
+				 __be32 info);
 bool ipvs_rs_skb_exceeds_mtu(const struct sk_buff *skb, unsigned int mtu);
 void ipvs_rs_skb_csum_rewritten(struct sk_buff *skb);
 struct net *ipvs_rs_hook_net(const struct nf_hook_state *state);
+
+/* --- ipvs_rs: /proc/sys/net/ipv4/vs (ipvs_rs_shim.c) --- */
+enum ipvs_rs_sysctl {
+	IPVS_RS_SYSCTL_EXPIRE_NODEST_CONN,
+	IPVS_RS_SYSCTL_EXPIRE_QUIESCENT_TEMPLATE,
+	IPVS_RS_SYSCTL_CONN_REUSE_MODE,
+	IPVS_RS_SYSCTL_SLOPPY_TCP,
+	IPVS_RS_SYSCTL_SLOPPY_SCTP,
+	IPVS_RS_SYSCTL_NAT_ICMP_SEND,
+	IPVS_RS_SYSCTL_PMTU_DISC,
+	IPVS_RS_SYSCTL_SCHEDULE_ICMP,
+	IPVS_RS_SYSCTL_RUN_ESTIMATION,
+	IPVS_RS_SYSCTL_LBLC_EXPIRATION,
+	IPVS_RS_SYSCTL_LBLCR_EXPIRATION,
+	IPVS_RS_SYSCTL_COUNT,
+};
+void *ipvs_rs_sysctl_register(struct net *net, int *vals);
+void ipvs_rs_sysctl_unregister(void *header);
+
+/* --- deferred work --- */
+struct delayed_work;
+struct work_struct;
+void ipvs_rs_delayed_work_init(struct delayed_work *dw,
+			       void (*fn)(struct work_struct *));
+struct delayed_work *ipvs_rs_to_delayed_work(struct work_struct *w);
+bool ipvs_rs_schedule_delayed_work(struct delayed_work *dw,
+				   unsigned long delay);
 
 /* --- RCU, bottom halves, timers --- */
 void ipvs_rs_rcu_read_lock(void);

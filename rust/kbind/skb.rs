@@ -115,6 +115,41 @@ impl SkBuff {
         unsafe { bindings::ipvs_rs_icmp_send4(self.ptr, icmp_type.into(), code.into(), info_be) }
     }
 
+    /// For an ICMP error about one of our IPIP packets: strips the first
+    /// `off` bytes (outer IP and ICMP headers) so the data starts at our
+    /// IPIP header of `hlen` bytes, and updates the path MTU towards its
+    /// destination to `mtu`. False if the headers are not there.
+    pub fn ipip_update_pmtu(&mut self, net: NetRef<'_>, off: usize, hlen: usize, mtu: u32) -> bool {
+        let (Ok(off), Ok(hlen)) = (u32::try_from(off), u32::try_from(hlen)) else {
+            return false;
+        };
+        // SAFETY: the skb is valid and ours; the shim checks every length.
+        unsafe {
+            bindings::ipvs_rs_skb_ipip_update_pmtu(net.as_ptr(), self.ptr, off, hlen, mtu) == 0
+        }
+    }
+
+    /// Sends an ICMP error (`icmp_send`) about the packet `off` bytes into
+    /// the data, whose IP header is `hlen` bytes, and frees the skb.
+    pub fn icmp_send_inner(self, off: usize, hlen: usize, icmp_type: u8, code: u8, info_be: u32) {
+        let (Ok(off), Ok(hlen)) = (u32::try_from(off), u32::try_from(hlen)) else {
+            self.drop_packet();
+            return;
+        };
+        // SAFETY: the skb is valid and ours; ownership passes to the shim,
+        // which checks every length and frees it.
+        unsafe {
+            bindings::ipvs_rs_skb_icmp_send_inner(
+                self.ptr,
+                off,
+                hlen,
+                icmp_type.into(),
+                code.into(),
+                info_be,
+            )
+        }
+    }
+
     /// Sends the routed packet out (LOCAL_OUT, then the route's output).
     pub fn send4(self, net: NetRef<'_>) {
         // SAFETY: the skb is valid and routed; ownership passes to the stack.

@@ -145,6 +145,37 @@ impl Estimator {
         self.avg
     }
 
+    /// The state as ten words (last counters, then averages), for glue that
+    /// keeps it in atomics.
+    pub fn to_words(&self) -> [u64; 10] {
+        let (l, a) = (&self.last, &self.avg);
+        [
+            l.conns, l.inpkts, l.outpkts, l.inbytes, l.outbytes, a.cps, a.inpps, a.outpps, a.inbps,
+            a.outbps,
+        ]
+    }
+
+    /// The inverse of [`Estimator::to_words`].
+    pub fn from_words(w: [u64; 10]) -> Estimator {
+        let [conns, inpkts, outpkts, inbytes, outbytes, cps, inpps, outpps, inbps, outbps] = w;
+        Estimator {
+            last: Counters {
+                conns,
+                inpkts,
+                outpkts,
+                inbytes,
+                outbytes,
+            },
+            avg: Rates {
+                cps,
+                inpps,
+                outpps,
+                inbps,
+                outbps,
+            },
+        }
+    }
+
     /// Writes [`Estimator::rates`] into the rate fields of `stats`.
     pub fn fill(&self, stats: &mut Stats) {
         let r = self.rates();
@@ -158,6 +189,21 @@ impl Estimator {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn words_round_trip() {
+        let mut e = super::Estimator::new();
+        let c = super::Counters {
+            conns: 10,
+            inpkts: 200,
+            outpkts: 150,
+            inbytes: 30_000,
+            outbytes: 90_000,
+        };
+        e.tick(&c);
+        assert_eq!(super::Estimator::from_words(e.to_words()), e);
+        assert_ne!(e.to_words(), [0; 10]);
+    }
+
     use super::*;
 
     fn c(v: [u64; 5]) -> Counters {

@@ -27,6 +27,7 @@ pub mod key;
 pub mod persist;
 pub mod procfmt;
 pub mod proto;
+pub mod reuse;
 pub mod sctp;
 pub mod tcp;
 pub mod udp;

@@ -150,6 +150,34 @@ pub fn parse_icmp_error(buf: &[u8]) -> Result<IcmpError, PacketError> {
     })
 }
 
+/// The client's packet inside the quote of an ICMP error about one of the
+/// director's IPIP packets (the tunnel case of `ip_vs_in_icmp`): `e` is
+/// the parsed error whose quoted packet is IPIP (protocol 4, not a later
+/// fragment), `buf` the same bytes. Returns the inner packet's tuple
+/// (offsets from the start of `buf`) and its DF bit. The quote may end
+/// anywhere after the inner transport ports.
+pub fn tunnel_quote(e: &IcmpError, buf: &[u8]) -> Result<(PacketInfo, bool), PacketError> {
+    if e.inner.proto != super::IPPROTO_IPIP {
+        return Err(PacketError::NotIcmpError);
+    }
+    if e.inner.fragment == Fragment::Later {
+        return Err(PacketError::Fragment);
+    }
+    let end = e.outer.end(buf.len());
+    let off = e.inner.l4_off;
+    let quote = buf.get(off..end).ok_or(PacketError::Truncated)?;
+    let ih = Ipv4Header::parse_quoted(quote)?;
+    if ih.header_len + QUOTED_L4_MIN > quote.len() {
+        return Err(PacketError::Truncated);
+    }
+    let mut inner = l4::base_info(&ih, off)?;
+    if !l4::has_ports(ih.protocol) || inner.fragment == Fragment::Later {
+        return Err(PacketError::Fragment);
+    }
+    l4::read_ports(buf, &mut inner)?;
+    Ok((inner, ih.df))
+}
+
 /// Verifies the ICMP checksum over the whole ICMP message (upstream's
 /// `ip_vs_checksum_common_check` before translating). Needs the whole
 /// packet in `buf` ([`PacketError::Incomplete`]); fragments are refused.

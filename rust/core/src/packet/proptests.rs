@@ -489,3 +489,39 @@ proptest! {
         prop_assert_eq!(csum::checksum(&data), want);
     }
 }
+
+#[test]
+fn tunnel_quote_finds_the_client_packet() {
+    use super::icmp::{parse_icmp_error, tunnel_quote};
+    use super::tunnel::ipip_header;
+    // The client's request (UDP_DNS: DF set) inside our IPIP header, as a
+    // router quotes it in a fragmentation-needed error to the director.
+    let inner = super::fixtures::UDP_DNS;
+    let outer = ipip_header(
+        &inner,
+        inner.len(),
+        crate::addr::Addr::v4([10, 0, 3, 1]),
+        crate::addr::Addr::v4([10, 0, 4, 10]),
+        7,
+        true,
+    )
+    .unwrap();
+    let mut quote = outer.to_vec();
+    quote.extend_from_slice(&inner[..40]);
+    let pkt = icmp_error([10, 0, 3, 2], [10, 0, 3, 1], 3, 4, &quote);
+    let e = parse_icmp_error(&pkt).unwrap();
+    assert_eq!(e.inner.proto, super::IPPROTO_IPIP);
+    let (orig, df) = tunnel_quote(&e, &pkt).unwrap();
+    let want = super::parse_packet(&inner).unwrap();
+    assert_eq!(
+        (orig.saddr, orig.daddr, orig.sport, orig.dport),
+        (want.saddr, want.daddr, want.sport, want.dport)
+    );
+    assert_eq!(orig.l3_off, 28 + 20);
+    assert_eq!(df, super::Ipv4Header::parse(&inner).unwrap().df);
+    // A quote cut inside the inner header is refused, never a panic.
+    let short = icmp_error([10, 0, 3, 2], [10, 0, 3, 1], 3, 4, &quote[..30]);
+    if let Ok(e) = parse_icmp_error(&short) {
+        assert!(tunnel_quote(&e, &short).is_err());
+    }
+}
