@@ -25,3 +25,4 @@
 #include <uapi/linux/ip_vs.h>
 
 #include "shim.h"
+#include "../toa_rs/toa_rs_shim.h"

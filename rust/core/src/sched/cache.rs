@@ -10,9 +10,11 @@
 //! where `max_size = n / 2`, so the table is never more than 3/4 full and
 //! probes stay short. With `n = 32768` these are exactly upstream's
 //! numbers: `max_size = IP_VS_LBLC_TAB_SIZE * 16 = 16384`, `limit = 24576`.
-//! The home slot of an address is its SipHash-1-3 under a per-service seed
-//! ([`super::SchedConfig::hash_seed`]) modulo `n`. Removal shifts later
-//! entries of the probe run back (no tombstones).
+//! The home slot of an address is its SipHash-1-3 (of the family and the
+//! address bytes: 4 for IPv4, 16 for IPv6) under a per-service seed
+//! ([`super::SchedConfig::hash_seed`]), scaled to `0..n` by
+//! multiply-shift. Removal shifts later entries of the probe run back (no
+//! tombstones).
 //!
 //! # Insertion and eviction
 //!
@@ -37,7 +39,7 @@
 
 use super::hash::siphash13;
 use super::{iter, time_before, DestView, Dests};
-use crate::addr::Addr;
+use crate::addr::{Addr, Af};
 use core::marker::PhantomData;
 
 /// `ENTRY_TIMEOUT`: entries unused this long may go when the table is over
@@ -127,6 +129,26 @@ impl DestRef {
     }
 }
 
+/// The slot after `i` in a table of `len` (`i < len`), wrapping.
+#[inline]
+fn next(i: usize, len: usize) -> usize {
+    if i + 1 < len {
+        i + 1
+    } else {
+        0
+    }
+}
+
+/// A 64-bit hash scaled to `0..len` without a division (multiply-shift of
+/// its top 32 bits); 0 for an empty table.
+#[inline]
+fn scale(h: u64, len: usize) -> usize {
+    match u64::try_from(len) {
+        Ok(l) if l <= 1 << 32 => (((h >> 32) * l) >> 32) as usize,
+        _ => (h % len as u64) as usize,
+    }
+}
+
 /// The cache table over storage `T`.
 pub(crate) struct Cache<T, E> {
     slots: T,
@@ -175,12 +197,22 @@ impl<E: Entry, T: AsRef<[Slot<E>]> + AsMut<[Slot<E>]>> Cache<T, E> {
     }
 
     fn home(&self, key: &Addr) -> usize {
-        let len = self.slots.as_ref().len().max(1);
-        let mut bytes = [0u8; 18];
-        let (af, rest) = bytes.split_at_mut(2);
-        af.copy_from_slice(&key.af().raw().to_le_bytes());
-        rest.copy_from_slice(&key.inet());
-        (siphash13(self.key, &bytes) % len as u64) as usize
+        let len = self.slots.as_ref().len();
+        let [f0, f1] = key.af().raw().to_le_bytes();
+        let [a0, a1, a2, a3, rest @ ..] = key.inet();
+        let h = match key.af() {
+            // The family and the four address bytes: under 8 bytes, one
+            // SipHash compression round (an IPv6 key takes three).
+            Af::Inet => siphash13(self.key, &[f0, f1, a0, a1, a2, a3]),
+            Af::Inet6 => {
+                let [b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11] = rest;
+                let bytes = [
+                    f0, f1, a0, a1, a2, a3, b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11,
+                ];
+                siphash13(self.key, &bytes)
+            }
+        };
+        scale(h, len)
     }
 
     /// The slot holding `key`'s entry.
@@ -192,7 +224,7 @@ impl<E: Entry, T: AsRef<[Slot<E>]> + AsMut<[Slot<E>]>> Cache<T, E> {
             match &slots.get(i)?.0 {
                 None => return None,
                 Some(e) if e.key() == key => return Some(i),
-                Some(_) => i = (i + 1) % len,
+                Some(_) => i = next(i, len),
             }
         }
         None
@@ -228,7 +260,7 @@ impl<E: Entry, T: AsRef<[Slot<E>]> + AsMut<[Slot<E>]>> Cache<T, E> {
                     slot.0 = Some(e);
                     return Some(i);
                 }
-                Some(_) => i = (i + 1) % len,
+                Some(_) => i = next(i, len),
             }
         }
         None
@@ -246,7 +278,7 @@ impl<E: Entry, T: AsRef<[Slot<E>]> + AsMut<[Slot<E>]>> Cache<T, E> {
         let mut hole = i;
         let mut j = i;
         for _ in 1..len {
-            j = (j + 1) % len;
+            j = next(j, len);
             let Some(e) = self.slots.as_ref().get(j).and_then(|s| s.0) else {
                 break;
             };
@@ -278,7 +310,7 @@ impl<E: Entry, T: AsRef<[Slot<E>]> + AsMut<[Slot<E>]>> Cache<T, E> {
         }
         let mut j = self.rover % len;
         for _ in 0..len {
-            j = (j + 1) % len;
+            j = next(j, len);
             // A removal may shift another entry into slot j: look again.
             for _ in 0..=self.entries {
                 let stale = match self.slots.as_ref().get(j).and_then(|s| s.0) {

@@ -9,7 +9,7 @@
 //! fallback: no server. The table is rebuilt when servers are added or
 //! removed (upstream has no `upd_dest` for `dh`).
 
-use super::hash::{fold, hash_32};
+use super::hash::{fold, hash_32_shr};
 use super::{Dests, SchedError, SchedInput, NO_DEST};
 
 /// Upstream's table size (`IP_VS_DH_TAB_BITS` = 8, not configurable).
@@ -36,7 +36,8 @@ pub(crate) fn bucket_dest<D: Dests + ?Sized>(
 /// The `dh` state: a bucket table over storage `T`.
 pub struct Dh<T> {
     table: T,
-    bits: u32,
+    /// `32 - bits` of the table size (1..=20 bits, see [`table_bits`]).
+    shift: u32,
 }
 
 impl<T: AsRef<[u32]> + AsMut<[u32]>> Dh<T> {
@@ -44,7 +45,10 @@ impl<T: AsRef<[u32]> + AsMut<[u32]>> Dh<T> {
     /// upstream: [`DH_TABLE_SIZE`]), filled from `dests`.
     pub fn new<D: Dests + ?Sized>(table: T, dests: &D) -> Result<Self, SchedError> {
         let bits = table_bits(table.as_ref().len()).ok_or(SchedError::BadTableSize)?;
-        let mut s = Dh { table, bits };
+        let mut s = Dh {
+            table,
+            shift: 32 - bits,
+        };
         s.update(dests);
         Ok(s)
     }
@@ -61,8 +65,9 @@ impl<T: AsRef<[u32]> + AsMut<[u32]>> Dh<T> {
     }
 
     /// The server for the packet's destination address, if available.
+    #[inline(never)]
     pub fn schedule<D: Dests + ?Sized>(&self, dests: &D, input: &SchedInput) -> Option<usize> {
-        let h = hash_32(fold(input.daddr.af(), &input.daddr), self.bits) as usize;
+        let h = hash_32_shr(fold(input.daddr.af(), &input.daddr), self.shift) as usize;
         let (i, d) = bucket_dest(dests, *self.table.as_ref().get(h)?)?;
         d.available().then_some(i)
     }

@@ -3,16 +3,20 @@
 //! with the highest weight (the first one on ties); connection counts do
 //! not matter. Weight-0 servers are never chosen.
 
-use super::{iter, Dests};
+use super::{cold_path, Dests};
 
 /// The available server with the highest weight.
+#[inline(never)]
 pub fn schedule<D: Dests + ?Sized>(dests: &D) -> Option<usize> {
     let mut best: Option<usize> = None;
-    let mut hw = 0u32;
-    for (i, d) in iter(dests) {
-        if !d.overloaded && d.weight() > hw {
+    // Weights compared as i32: a negative weight is never above 0.
+    let mut hw = 0i32;
+    for i in 0..dests.len() {
+        let Some(d) = dests.get(i) else { continue };
+        if d.weight > hw && !d.overloaded {
+            cold_path();
             best = Some(i);
-            hw = d.weight();
+            hw = d.weight;
         }
     }
     best

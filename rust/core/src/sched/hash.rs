@@ -8,11 +8,13 @@ use crate::addr::{Addr, Af};
 /// `GOLDEN_RATIO_32` of `include/linux/hash.h`.
 const GOLDEN_RATIO_32: u32 = 0x61C8_8647;
 
-/// `hash_32(val, bits)`: the top `bits` bits of `val * GOLDEN_RATIO_32`.
-/// `bits` is clamped to `1..=32` (upstream only uses 1..=20).
-pub(crate) fn hash_32(val: u32, bits: u32) -> u32 {
-    let bits = bits.clamp(1, 32);
-    val.wrapping_mul(GOLDEN_RATIO_32) >> (32 - bits)
+/// `hash_32(val, bits)` (the top `bits` bits of `val * GOLDEN_RATIO_32`)
+/// with `shift = 32 - bits` precomputed by the caller; `bits` in 1..=32
+/// means a shift below 32 (larger shifts are taken modulo 32, never a
+/// panic).
+#[inline]
+pub(crate) fn hash_32_shr(val: u32, shift: u32) -> u32 {
+    val.wrapping_mul(GOLDEN_RATIO_32).wrapping_shr(shift)
 }
 
 /// `ntohl(addr_fold)` as the `ip_vs_*_hashkey` helpers compute it for a
@@ -20,6 +22,7 @@ pub(crate) fn hash_32(val: u32, bits: u32) -> u32 {
 /// four words for IPv6. The address bytes are read as the 16-byte
 /// `nf_inet_addr` image whatever `addr`'s own family, as upstream does
 /// (it folds a real server's address with the *service's* family).
+#[inline]
 pub(crate) fn fold(af: Af, addr: &Addr) -> u32 {
     let [a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3, d0, d1, d2, d3] = addr.inet();
     let w0 = u32::from_be_bytes([a0, a1, a2, a3]);
@@ -41,6 +44,7 @@ const SIP_C3: u64 = 0x7465_6462_7974_6573;
 struct Sip([u64; 4]);
 
 impl Sip {
+    #[inline]
     fn round(&mut self) {
         let [mut v0, mut v1, mut v2, mut v3] = self.0;
         v0 = v0.wrapping_add(v1);
@@ -60,6 +64,7 @@ impl Sip {
 /// SipHash-1-3 of `data` under `key`, the full 64-bit result. This is what
 /// the kernel's `hsiphash()` computes on 64-bit architectures before it
 /// truncates to 32 bits (on 32-bit ones it is HalfSipHash-1-3 instead).
+#[inline]
 pub(crate) fn siphash13(key: [u64; 2], data: &[u8]) -> u64 {
     let [k0, k1] = key;
     let mut s = Sip([SIP_C0 ^ k0, SIP_C1 ^ k1, SIP_C2 ^ k0, SIP_C3 ^ k1]);
@@ -90,6 +95,7 @@ pub(crate) fn siphash13(key: [u64; 2], data: &[u8]) -> u64 {
 
 /// `hsiphash(&v, sizeof(v), key)` for a `u32` `v` on a 64-bit
 /// little-endian kernel (equal to `hsiphash_1u32(v, key)` there).
+#[inline]
 pub(crate) fn hsiphash_u32(key: [u64; 2], v: u32) -> u32 {
     siphash13(key, &v.to_le_bytes()) as u32
 }
@@ -126,6 +132,7 @@ mod tests {
 
     #[test]
     fn hash_32_matches_definition() {
+        let hash_32 = |val: u32, bits: u32| hash_32_shr(val, 32 - bits);
         assert_eq!(hash_32(0, 8), 0);
         assert_eq!(hash_32(1, 32), GOLDEN_RATIO_32);
         assert_eq!(hash_32(1, 8), GOLDEN_RATIO_32 >> 24);

@@ -76,6 +76,7 @@ impl<T: AsRef<[LblcSlot]> + AsMut<[LblcSlot]>> Lblc<T> {
     }
 
     /// The server for the packet's destination address.
+    #[inline(never)]
     pub fn schedule<D: Dests + ?Sized>(&mut self, dests: &D, input: &SchedInput) -> Option<usize> {
         let slot = self.cache.find(&input.daddr);
         if let Some(e) = slot.and_then(|s| self.cache.get_mut(s)) {

@@ -59,19 +59,47 @@ impl DestSet {
         self.members.iter().flatten().count()
     }
 
-    /// Drops members no longer in `dests`, refreshing the others' indices.
-    fn prune<D: Dests + ?Sized>(&mut self, dests: &D) {
-        let mut out = [None; LBLCR_SET_CAP];
-        let mut w = out.iter_mut();
-        for m in self.members.iter().flatten() {
-            let mut m = *m;
-            if m.refresh(dests).is_some() {
-                if let Some(o) = w.next() {
-                    *o = Some(m);
+    /// Drops members no longer in `dests`, refreshing the others' indices,
+    /// and returns the least loaded usable member (`ip_vs_dest_set_min`)
+    /// and the number of members left, in one walk over the set.
+    fn prune_min<D: Dests + ?Sized>(&mut self, dests: &D) -> (Option<(usize, DestView)>, usize) {
+        let mut least: Option<(usize, DestView, u64)> = None;
+        let mut size = 0;
+        let mut gone = false;
+        for slot in self.members.iter_mut() {
+            let Some(m) = slot else { continue };
+            let Some((i, d)) = m.refresh(dests) else {
+                *slot = None;
+                gone = true;
+                continue;
+            };
+            size += 1;
+            if d.overloaded {
+                continue;
+            }
+            match least {
+                None => {
+                    if d.weight > 0 {
+                        least = Some((i, d, d.conn_overhead()));
+                    }
+                }
+                Some((_, l, loh)) => {
+                    let doh = d.conn_overhead();
+                    if load_gt(loh, l.weight(), doh, d.weight()) {
+                        least = Some((i, d, doh));
+                    }
                 }
             }
         }
-        self.members = out;
+        if gone {
+            // Keep the members packed at the front, in order.
+            let mut out = [None; LBLCR_SET_CAP];
+            for (o, m) in out.iter_mut().zip(self.members.iter().flatten()) {
+                *o = Some(*m);
+            }
+            self.members = out;
+        }
+        (least.map(|(i, d, _)| (i, d)), size)
     }
 
     /// Members present in `dests`, with their position in the set.
@@ -83,30 +111,6 @@ impl DestSet {
             .iter()
             .enumerate()
             .filter_map(move |(pos, m)| m.and_then(|m| m.lookup(dests)).map(|(i, d)| (pos, i, d)))
-    }
-
-    /// `ip_vs_dest_set_min`: the index of the least loaded usable member.
-    fn min<D: Dests + ?Sized>(&self, dests: &D) -> Option<usize> {
-        let mut least: Option<(usize, u64, u32)> = None;
-        for (_, i, d) in self.resolved(dests) {
-            if d.overloaded {
-                continue;
-            }
-            match least {
-                None => {
-                    if d.weight > 0 {
-                        least = Some((i, d.conn_overhead(), d.weight()));
-                    }
-                }
-                Some((_, loh, lw)) => {
-                    let doh = d.conn_overhead();
-                    if load_gt(loh, lw, doh, d.weight()) {
-                        least = Some((i, doh, d.weight()));
-                    }
-                }
-            }
-        }
-        least.map(|(i, _, _)| i)
     }
 
     /// `ip_vs_dest_set_max`: the set position of the most loaded member
@@ -183,6 +187,7 @@ impl<T: AsRef<[LblcrSlot]> + AsMut<[LblcrSlot]>> Lblcr<T> {
     }
 
     /// The server for the packet's destination address.
+    #[inline(never)]
     pub fn schedule<D: Dests + ?Sized>(&mut self, dests: &D, input: &SchedInput) -> Option<usize> {
         let now = input.now;
         let expiration = input
@@ -191,16 +196,15 @@ impl<T: AsRef<[LblcrSlot]> + AsMut<[LblcrSlot]>> Lblcr<T> {
         let slot = self.cache.find(&input.daddr);
         if let Some(e) = slot.and_then(|s| self.cache.get_mut(s)) {
             e.lastuse = now;
-            e.set.prune(dests);
-            let chosen = e.set.min(dests);
+            let (chosen, size) = e.set.prune_min(dests);
             // More than one server and unchanged for long: shrink.
-            if e.set.size() > 1 && time_after(now, e.set.lastmod.wrapping_add(expiration)) {
+            if size > 1 && time_after(now, e.set.lastmod.wrapping_add(expiration)) {
                 if let Some(pos) = e.set.max(dests) {
                     e.set.erase(pos, now);
                 }
             }
-            if let Some(i) = chosen {
-                if dests.get(i).is_some_and(|d| !lblc_overloaded(&d, dests)) {
+            if let Some((i, d)) = chosen {
+                if !lblc_overloaded(&d, dests) {
                     return Some(i);
                 }
             }

@@ -5,21 +5,26 @@
 //! (weight 0) and overloaded servers are skipped; weights otherwise do not
 //! matter.
 
-use super::{iter, DestView, Dests};
+use super::{cold_path, Dests};
 
 /// The least loaded available server.
+#[inline(never)]
 pub fn schedule<D: Dests + ?Sized>(dests: &D) -> Option<usize> {
-    let mut least: Option<(usize, u64)> = None;
-    for (i, d) in iter(dests) {
-        if !d.available() {
-            continue;
-        }
-        let doh = DestView::conn_overhead(&d);
-        if least.map_or(true, |(_, loh)| doh < loh) {
-            least = Some((i, doh));
+    let mut least = None;
+    // Above any overhead (< 2^41): the first available server always wins.
+    let mut loh = u64::MAX;
+    for i in 0..dests.len() {
+        let Some(d) = dests.get(i) else { continue };
+        if d.available() {
+            let doh = d.conn_overhead();
+            if doh < loh {
+                cold_path();
+                least = Some(i);
+                loh = doh;
+            }
         }
     }
-    least.map(|(i, _)| i)
+    least
 }
 
 #[cfg(test)]

@@ -58,6 +58,7 @@ const KEY1: [u64; 2] = [2_654_435_761, 2_654_435_761];
 const KEY2: [u64; 2] = [2_654_446_892, 2_654_446_892];
 
 /// `ip_vs_mh_hashkey`.
+#[inline]
 fn hashkey(af: Af, addr: &Addr, port: u16, key: [u64; 2], offset: u32) -> u32 {
     let v = offset
         .wrapping_add(u32::from(port))
@@ -66,6 +67,18 @@ fn hashkey(af: Af, addr: &Addr, port: u16, key: [u64; 2], offset: u32) -> u32 {
 }
 
 /// Index of the most significant set bit, 1-based (`fls`).
+/// `h % m` (0 for `m == 0`), by a constant for the default table size:
+/// the compiler turns that into multiplications, where a division by a
+/// variable costs tens of cycles.
+#[inline]
+fn rem(h: u32, m: u32) -> u32 {
+    if m == MH_TABLE_SIZE as u32 {
+        h % MH_TABLE_SIZE as u32
+    } else {
+        h.checked_rem(m).unwrap_or(0)
+    }
+}
+
 fn fls(x: u32) -> u32 {
     32 - x.leading_zeros()
 }
@@ -191,8 +204,9 @@ impl<T: AsRef<[u32]> + AsMut<[u32]>> Mh<T> {
     }
 
     /// The server for the packet's client.
+    #[inline(never)]
     pub fn schedule<D: Dests + ?Sized>(&self, dests: &D, input: &SchedInput) -> Option<usize> {
-        let (addr, port) = input.client();
+        let (addr, port) = input.client_ref();
         let port = if input.svc_flags & SVC_F_SCHED_MH_PORT != 0 {
             port
         } else {
@@ -203,7 +217,7 @@ impl<T: AsRef<[u32]> + AsMut<[u32]>> Mh<T> {
         if m == 0 {
             return None;
         }
-        let ihash = hashkey(self.af, &addr, port, KEY1, 0) % m;
+        let ihash = rem(hashkey(self.af, addr, port, KEY1, 0), m);
         let (i, d) = bucket_dest(dests, *table.get(ihash as usize)?)?;
         if d.available() {
             return Some(i);
@@ -212,8 +226,12 @@ impl<T: AsRef<[u32]> + AsMut<[u32]>> Mh<T> {
             return None;
         }
         for offset in 0..m {
-            let roffset = (offset + ihash) % m;
-            let h = hashkey(self.af, &addr, port, KEY1, roffset) % m;
+            // Both below m: one subtraction wraps the sum.
+            let roffset = match offset + ihash {
+                r if r >= m => r - m,
+                r => r,
+            };
+            let h = rem(hashkey(self.af, addr, port, KEY1, roffset), m);
             let (i, d) = bucket_dest(dests, *table.get(h as usize)?)?;
             if d.available() {
                 return Some(i);

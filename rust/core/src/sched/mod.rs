@@ -145,12 +145,14 @@ impl DestView {
     }
 
     /// The weight, negative values read as 0.
+    #[inline]
     pub fn weight(&self) -> u32 {
         u32::try_from(self.weight).unwrap_or(0)
     }
 
     /// Whether the server may take new connections in most schedulers:
     /// weight above 0 and not overloaded.
+    #[inline]
     pub fn available(&self) -> bool {
         self.weight > 0 && !self.overloaded
     }
@@ -158,6 +160,7 @@ impl DestView {
     /// `ip_vs_dest_conn_overhead()` of 6.12: `(activeconns << 8) +
     /// totalconns`, i.e. `257 * active + inactive` (older kernels used
     /// `256 * active + inactive`). Below 2^41, never overflows.
+    #[inline]
     pub fn conn_overhead(&self) -> u64 {
         let active = u64::from(self.active);
         (active << 8) + active + u64::from(self.inactive)
@@ -165,6 +168,7 @@ impl DestView {
 
     /// Whether `other` is the same real server (same address and port,
     /// what identifies a server within its service).
+    #[inline]
     pub fn same_server(&self, other: &DestView) -> bool {
         self.addr == other.addr && self.port == other.port
     }
@@ -209,7 +213,16 @@ impl<D: Dests + ?Sized> Dests for &D {
     }
 }
 
+/// Marks the branch that calls it as rarely taken (stable stand-in for
+/// `core::hint::cold_path`): scans then keep a predicted branch for "new
+/// best server" rather than a chain of conditional moves, which would make
+/// every step wait for the previous one.
+#[cold]
+#[inline(always)]
+pub(crate) fn cold_path() {}
+
 /// The servers of `dests` with their indices, skipping holes.
+#[inline]
 pub(crate) fn iter<D: Dests + ?Sized>(dests: &D) -> impl Iterator<Item = (usize, DestView)> + '_ {
     (0..dests.len()).filter_map(move |i| dests.get(i).map(|d| (i, d)))
 }
@@ -266,11 +279,19 @@ impl SchedInput {
 
     /// The client side as `sh`/`mh` hash it: source address and port, or
     /// destination ones for inverse packets.
+    #[inline]
     pub fn client(&self) -> (Addr, u16) {
+        let (addr, port) = self.client_ref();
+        (*addr, port)
+    }
+
+    /// As [`SchedInput::client`], the address borrowed (no copy).
+    #[inline]
+    pub(crate) fn client_ref(&self) -> (&Addr, u16) {
         if self.inverse {
-            (self.daddr, self.dport)
+            (&self.daddr, self.dport)
         } else {
-            (self.saddr, self.sport)
+            (&self.saddr, self.sport)
         }
     }
 }
@@ -594,6 +615,7 @@ impl<S: Storage> SchedState<S> {
 
     /// Picks the real server for a new connection (upstream's `schedule`):
     /// its index in `dests`, or `None` if no server is available.
+    #[inline]
     pub fn schedule<D: Dests + ?Sized>(&mut self, dests: &D, input: &SchedInput) -> Option<usize> {
         match self {
             SchedState::Rr(s) => s.schedule(dests),
@@ -607,6 +629,7 @@ impl<S: Storage> SchedState<S> {
     /// As [`SchedState::schedule`] for schedulers that only read their
     /// state ([`SchedKind::mutates_on_schedule`] false); `Err` for the
     /// others.
+    #[inline]
     pub fn schedule_shared<D: Dests + ?Sized>(
         &self,
         dests: &D,
@@ -672,6 +695,7 @@ impl<S: Storage> SchedState<S> {
 /// `a * b` exactly, as `(a * b >> 32, a * b & 0xffff_ffff)`; comparing the
 /// pairs compares the products. Avoids `u128` (the kernel's Rust has no
 /// 128-bit multiplication intrinsics on every architecture).
+#[inline]
 pub(crate) fn mul_wide(a: u64, b: u32) -> (u64, u32) {
     let b = u64::from(b);
     // (2^32 - 1)^2 < 2^64: no product below overflows.
@@ -683,16 +707,34 @@ pub(crate) fn mul_wide(a: u64, b: u32) -> (u64, u32) {
 
 /// Upstream's weighted load comparison `oh_a * w_b > oh_b * w_a`
 /// (equivalent to `oh_a / w_a > oh_b / w_b` for positive weights), exact.
+#[inline]
 pub(crate) fn load_gt(oh_a: u64, w_a: u32, oh_b: u64, w_b: u32) -> bool {
-    mul_wide(oh_a, w_b) > mul_wide(oh_b, w_a)
+    if (oh_a | oh_b) >> 32 == 0 {
+        // Both overheads below 2^32 (any realistic counter): the products
+        // fit in 64 bits, one multiplication each as upstream.
+        oh_a * u64::from(w_b) > oh_b * u64::from(w_a)
+    } else {
+        mul_wide(oh_a, w_b) > mul_wide(oh_b, w_a)
+    }
+}
+
+/// [`load_gt`] for overheads of at most 2^32 (`sed`/`nq`'s `active + 1`):
+/// with weights below 2^32 the products stay below 2^64, so one 64-bit
+/// multiplication each is exact. (Larger overheads would wrap, never
+/// panic; no caller passes any.)
+#[inline]
+pub(crate) fn delay_gt(oh_a: u64, w_a: u32, oh_b: u64, w_b: u32) -> bool {
+    oh_a.wrapping_mul(u64::from(w_b)) > oh_b.wrapping_mul(u64::from(w_a))
 }
 
 /// `time_before(a, b)` of `include/linux/jiffies.h`, on 64-bit ticks.
+#[inline]
 pub(crate) fn time_before(a: u64, b: u64) -> bool {
     (a.wrapping_sub(b) as i64) < 0
 }
 
 /// `time_after(a, b)`.
+#[inline]
 pub(crate) fn time_after(a: u64, b: u64) -> bool {
     time_before(b, a)
 }

@@ -4,12 +4,30 @@
 //! / weight` (ties: first in list order). Quiesced and overloaded servers
 //! are skipped.
 
-use super::{iter, load_gt, Dests};
+use super::{cold_path, delay_gt, Dests};
 
 /// An idle server, else the one with the shortest expected delay.
+#[inline(never)]
 pub fn schedule<D: Dests + ?Sized>(dests: &D) -> Option<usize> {
-    let mut least: Option<(usize, u64, u32)> = None;
-    for (i, d) in iter(dests) {
+    let n = dests.len();
+    // The first available server is the first candidate.
+    let mut first = 0;
+    let (mut least, mut loh, mut lw) = loop {
+        if first >= n {
+            return None;
+        }
+        if let Some(d) = dests.get(first) {
+            if d.available() {
+                if d.active == 0 {
+                    return Some(first);
+                }
+                break (first, u64::from(d.active) + 1, d.weight());
+            }
+        }
+        first += 1;
+    };
+    for i in first + 1..n {
+        let Some(d) = dests.get(i) else { continue };
         if !d.available() {
             continue;
         }
@@ -17,11 +35,12 @@ pub fn schedule<D: Dests + ?Sized>(dests: &D) -> Option<usize> {
             return Some(i);
         }
         let doh = u64::from(d.active) + 1;
-        if least.map_or(true, |(_, loh, lw)| load_gt(loh, lw, doh, d.weight())) {
-            least = Some((i, doh, d.weight()));
+        if delay_gt(loh, lw, doh, d.weight()) {
+            cold_path();
+            (least, loh, lw) = (i, doh, d.weight());
         }
     }
-    least.map(|(i, _, _)| i)
+    Some(least)
 }
 
 #[cfg(test)]

@@ -6,21 +6,25 @@
 //! skip: a server with exactly `weight` active connections still takes
 //! one more. Quiesced and overloaded servers are skipped.
 
-use super::{iter, Dests};
+use super::{cold_path, Dests};
 
 /// The heaviest server not over its weight in active connections.
+#[inline(never)]
 pub fn schedule<D: Dests + ?Sized>(dests: &D) -> Option<usize> {
-    let mut best: Option<(usize, u32)> = None;
-    for (i, d) in iter(dests) {
+    let mut best = None;
+    // Eligible servers have a weight of at least 1: the first one always
+    // beats 0.
+    let mut hw = 0u32;
+    for i in 0..dests.len() {
+        let Some(d) = dests.get(i) else { continue };
         let w = d.weight();
-        if d.overloaded || d.active > w || w == 0 {
-            continue;
-        }
-        if best.map_or(true, |(_, hw)| w > hw) {
-            best = Some((i, w));
+        if w > hw && !d.overloaded && d.active <= w {
+            cold_path();
+            best = Some(i);
+            hw = w;
         }
     }
-    best.map(|(i, _)| i)
+    best
 }
 
 #[cfg(test)]

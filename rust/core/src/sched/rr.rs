@@ -27,17 +27,26 @@ impl Rr {
     }
 
     /// The next available server after the last chosen one.
+    #[inline(never)]
     pub fn schedule<D: Dests + ?Sized>(&mut self, dests: &D) -> Option<usize> {
         let n = dests.len();
         if n == 0 {
             return None;
         }
-        let start = self.cursor.map_or(0, |c| c.saturating_add(1) % n);
+        let start = match self.cursor {
+            None => 0,
+            Some(c) => match c.saturating_add(1) {
+                // No division on the usual path.
+                s if s < n => s,
+                s => s % n,
+            },
+        };
         // From the one after the cursor to the end, then from the start up
         // to the cursor itself.
+        let available = |i: &usize| dests.get(*i).is_some_and(|d| d.available());
         let found = (start..n)
-            .chain(0..start)
-            .find(|&i| dests.get(i).is_some_and(|d| d.available()));
+            .find(available)
+            .or_else(|| (0..start).find(available));
         if found.is_some() {
             self.cursor = found;
         }

@@ -5,16 +5,18 @@
 //! server, then strictly better ones; overloaded servers skipped).
 
 use super::wlc::least_load;
-use super::{DestView, Dests};
+use super::{delay_gt, DestView, Dests};
 
 /// `ip_vs_sed_dest_overhead`: active connections plus one.
+#[inline]
 fn overhead(d: &DestView) -> u64 {
     u64::from(d.active) + 1
 }
 
 /// The server with the shortest expected delay.
+#[inline(never)]
 pub fn schedule<D: Dests + ?Sized>(dests: &D) -> Option<usize> {
-    least_load(dests, overhead)
+    least_load(dests, overhead, delay_gt)
 }
 
 #[cfg(test)]

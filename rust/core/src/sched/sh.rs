@@ -20,7 +20,7 @@
 //!   ihash`, then `hashkey(..., roffset) = roffset + ihash`. Kept as is.)
 
 use super::dh::{bucket_dest, table_bits};
-use super::hash::{fold, hash_32};
+use super::hash::{fold, hash_32_shr};
 use super::{
     DestView, Dests, SchedError, SchedInput, NO_DEST, SVC_F_SCHED_SH_FALLBACK, SVC_F_SCHED_SH_PORT,
 };
@@ -32,7 +32,10 @@ pub const SH_TABLE_SIZE: usize = 256;
 /// The `sh` state: a weighted bucket table over storage `T`.
 pub struct Sh<T> {
     table: T,
-    bits: u32,
+    /// `32 - bits` of the table size (1..=20 bits, see [`table_bits`]).
+    shift: u32,
+    /// Table size - 1.
+    mask: u32,
 }
 
 impl<T: AsRef<[u32]> + AsMut<[u32]>> Sh<T> {
@@ -40,7 +43,11 @@ impl<T: AsRef<[u32]> + AsMut<[u32]>> Sh<T> {
     /// upstream: [`SH_TABLE_SIZE`]), filled from `dests`.
     pub fn new<D: Dests + ?Sized>(table: T, dests: &D) -> Result<Self, SchedError> {
         let bits = table_bits(table.as_ref().len()).ok_or(SchedError::BadTableSize)?;
-        let mut s = Sh { table, bits };
+        let mut s = Sh {
+            table,
+            shift: 32 - bits,
+            mask: (1 << bits) - 1,
+        };
         s.update(dests);
         Ok(s)
     }
@@ -66,20 +73,20 @@ impl<T: AsRef<[u32]> + AsMut<[u32]>> Sh<T> {
     }
 
     fn bucket(&self, addr_fold: u32, port: u16, offset: u32) -> usize {
-        let mask = (1u32 << self.bits) - 1;
-        (offset.wrapping_add(hash_32(u32::from(port).wrapping_add(addr_fold), self.bits)) & mask)
-            as usize
+        let h = hash_32_shr(u32::from(port).wrapping_add(addr_fold), self.shift);
+        (offset.wrapping_add(h) & self.mask) as usize
     }
 
     /// The server for the packet's client.
+    #[inline(never)]
     pub fn schedule<D: Dests + ?Sized>(&self, dests: &D, input: &SchedInput) -> Option<usize> {
-        let (addr, port) = input.client();
+        let (addr, port) = input.client_ref();
         let port = if input.svc_flags & SVC_F_SCHED_SH_PORT != 0 {
             port
         } else {
             0
         };
-        let f = fold(addr.af(), &addr);
+        let f = fold(addr.af(), addr);
         let table = self.table.as_ref();
         let ihash = self.bucket(f, port, 0);
         let (i, d) = bucket_dest(dests, *table.get(ihash)?)?;
@@ -91,7 +98,8 @@ impl<T: AsRef<[u32]> + AsMut<[u32]>> Sh<T> {
         }
         let size = table.len();
         for offset in 0..size {
-            let roffset = (offset + ihash) % size;
+            // The size is a power of two (see `new`).
+            let roffset = (offset + ihash) & (size - 1);
             let h = self.bucket(f, port, roffset as u32);
             let (i, d) = bucket_dest(dests, *table.get(h)?)?;
             if d.available() {

@@ -13,19 +13,44 @@
 //! the bias is below `(total + 1) / 2^32`. Weight sums and load products
 //! are computed without overflow (upstream: `int`).
 
-use super::{iter, load_gt, mul_wide, Dests};
+use super::{load_gt, mul_wide, DestView, Dests};
 
 /// A value in `[0, n)` from 32 random bits: `(r * n) >> 32`.
+#[inline]
 fn below(r: u32, n: u64) -> u64 {
     mul_wide(n, r).0
 }
 
+/// From index `from` on, `sum` being the weight total of the available
+/// servers before it: the first available server at which the running
+/// total reaches `target` (upstream: `rweight -= weight; if (rweight <= 0`),
+/// with the total there.
+fn reach<D: Dests + ?Sized>(
+    dests: &D,
+    from: usize,
+    mut sum: u64,
+    target: u64,
+) -> Option<(usize, DestView, u64)> {
+    for i in from..dests.len() {
+        let Some(d) = dests.get(i) else { continue };
+        if d.available() {
+            sum = sum.saturating_add(u64::from(d.weight()));
+            if sum >= target {
+                return Some((i, d, sum));
+            }
+        }
+    }
+    None
+}
+
 /// The less loaded of two weighted random picks; `random` supplies both
 /// draws (low and high 32 bits).
+#[inline(never)]
 pub fn schedule<D: Dests + ?Sized>(dests: &D, random: u64) -> Option<usize> {
     let mut total = 0u64;
     let mut last = None;
-    for (i, d) in iter(dests) {
+    for i in 0..dests.len() {
+        let Some(d) = dests.get(i) else { continue };
         if d.available() {
             total = total.saturating_add(u64::from(d.weight()));
             last = Some(i);
@@ -36,30 +61,26 @@ pub fn schedule<D: Dests + ?Sized>(dests: &D, random: u64) -> Option<usize> {
     let r1 = below(random as u32, n);
     let r2 = below((random >> 32) as u32, n);
 
-    let mut sum = 0u64;
-    let mut c1: Option<(usize, u32, u64)> = None;
-    let mut c2: Option<(usize, u32, u64)> = None;
-    for (i, d) in iter(dests) {
-        if !d.available() {
-            continue;
-        }
-        sum = sum.saturating_add(u64::from(d.weight()));
-        // Upstream: `rweight -= weight; if (rweight <= 0 ...)`.
-        if c1.is_none() && sum >= r1 {
-            c1 = Some((i, d.weight(), d.conn_overhead()));
-        }
-        if c2.is_none() && sum >= r2 {
-            c2 = Some((i, d.weight(), d.conn_overhead()));
-        }
-        if c1.is_some() && c2.is_some() {
-            break;
-        }
-    }
+    // One walk: up to the lower draw, then on to the higher one.
+    let (lo, hi) = if r1 <= r2 { (r1, r2) } else { (r2, r1) };
+    let a = reach(dests, 0, 0, lo);
+    let b = match a {
+        Some((i, d, sum)) if sum >= hi => Some((i, d, sum)),
+        Some((i, _, sum)) => reach(dests, i + 1, sum, hi),
+        None => None,
+    };
+    let (c1, c2) = if r1 <= r2 { (a, b) } else { (b, a) };
     match (c1, c2) {
-        (Some((i1, w1, o1)), Some((i2, w2, o2))) => {
+        (Some((i1, d1, _)), Some((i2, d2, _))) => {
             // `weight2 * overhead1 > weight1 * overhead2`: the second is
             // strictly less loaded.
-            Some(if load_gt(o1, w1, o2, w2) { i2 } else { i1 })
+            let gt = load_gt(
+                d1.conn_overhead(),
+                d1.weight(),
+                d2.conn_overhead(),
+                d2.weight(),
+            );
+            Some(if gt { i2 } else { i1 })
         }
         (Some((i, ..)), None) | (None, Some((i, ..))) => Some(i),
         (None, None) => Some(last),

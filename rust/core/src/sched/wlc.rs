@@ -10,39 +10,48 @@
 //! server can never win that comparison). The products are computed
 //! exactly (upstream: `s64`).
 
-use super::{iter, load_gt, DestView, Dests};
+use super::{cold_path, load_gt, DestView, Dests};
 
 /// The available server with the least `overhead / weight`.
+#[inline(never)]
 pub fn schedule<D: Dests + ?Sized>(dests: &D) -> Option<usize> {
-    least_load(dests, DestView::conn_overhead)
+    least_load(dests, DestView::conn_overhead, load_gt)
 }
 
 /// Upstream's two-stage weighted-least search with load `overhead(d) /
-/// weight` (shared by `wlc`, `sed`, `lblc` and `lblcr`).
+/// weight` (shared by `wlc`, `sed`, `lblc` and `lblcr`); `gt` is
+/// [`load_gt`] or, for overheads known to be small, [`super::delay_gt`].
 pub(crate) fn least_load<D: Dests + ?Sized>(
     dests: &D,
     overhead: impl Fn(&DestView) -> u64,
+    gt: impl Fn(u64, u32, u64, u32) -> bool,
 ) -> Option<usize> {
-    let mut least: Option<(usize, u64, u32)> = None;
-    for (i, d) in iter(dests) {
-        match least {
-            None => {
-                if d.available() {
-                    least = Some((i, overhead(&d), d.weight()));
-                }
-            }
-            Some((_, loh, lw)) => {
-                if d.overloaded {
-                    continue;
-                }
-                let doh = overhead(&d);
-                if load_gt(loh, lw, doh, d.weight()) {
-                    least = Some((i, doh, d.weight()));
-                }
+    let n = dests.len();
+    // The first available server is the first candidate.
+    let mut first = 0;
+    let (mut least, mut loh, mut lw) = loop {
+        if first >= n {
+            return None;
+        }
+        if let Some(d) = dests.get(first) {
+            if d.available() {
+                break (first, overhead(&d), d.weight());
             }
         }
+        first += 1;
+    };
+    for i in first + 1..n {
+        let Some(d) = dests.get(i) else { continue };
+        if d.overloaded {
+            continue;
+        }
+        let doh = overhead(&d);
+        if gt(loh, lw, doh, d.weight()) {
+            cold_path();
+            (least, loh, lw) = (i, doh, d.weight());
+        }
     }
-    least.map(|(i, _, _)| i)
+    Some(least)
 }
 
 #[cfg(test)]

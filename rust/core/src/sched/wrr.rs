@@ -87,53 +87,42 @@ impl Wrr {
     }
 
     /// The next server in weighted round-robin order.
+    #[inline(never)]
     pub fn schedule<D: Dests + ?Sized>(&mut self, dests: &D) -> Option<usize> {
         if self.mw <= 0 {
             return None;
         }
+        // Upstream's first pass: from after the last choice to the end of
+        // the list, at the current level. It usually finds a server.
+        let start = self.cl.map_or(0, |p| p.saturating_add(1));
+        for i in start..dests.len() {
+            if let Some(d) = dests.get(i) {
+                if !d.overloaded && i64::from(d.weight()) >= self.cw {
+                    self.cl = Some(i);
+                    return Some(i);
+                }
+            }
+        }
+        self.next_levels(dests)
+    }
+
+    /// Upstream's loop after a first pass found nothing: lower the level,
+    /// pass over the whole list again, and so on.
+    fn next_levels<D: Dests + ?Sized>(&mut self, dests: &D) -> Option<usize> {
         let n = dests.len();
         let di = self.di.max(1);
-        // Highest weight a full pass can match: available servers only.
-        let top = iter(dests)
-            .filter(|(_, d)| !d.overloaded)
-            .map(|(_, d)| i64::from(d.weight()))
-            .max()
-            .unwrap_or(0);
         let last = self.cl;
-        let mut pos = self.cl;
         let mut stop: Option<usize> = None;
         let mut last_pass = false;
         let mut restarted = false;
+        // Whether the latest pass started at the head and found nothing:
+        // only then is the level above every available weight (`top`), so
+        // only then is `top` computed (once per call at most). Usual calls
+        // never need it and stay O(servers scanned), as upstream.
+        let mut head_pass_failed = last.is_none();
+        let mut top: Option<i64> = None;
         loop {
-            if pos.is_none() && stop.is_none() {
-                // A full pass at a level above `top` (and above `di`) finds
-                // nothing and changes nothing but `cw`: jump to the first
-                // level at or below max(top, di) directly.
-                let floor = top.max(di);
-                if self.cw > floor {
-                    let steps = (self.cw - floor + di - 1) / di;
-                    self.cw -= steps * di;
-                    last_pass = self.cw <= di;
-                    if last_pass && restarted && last.is_some() {
-                        stop = last;
-                    }
-                }
-            }
-            let start = pos.map_or(0, |p| p.saturating_add(1));
-            for i in start..n {
-                if let Some(d) = dests.get(i) {
-                    if !d.overloaded && i64::from(d.weight()) >= self.cw {
-                        self.cl = Some(i);
-                        return Some(i);
-                    }
-                }
-                if stop == Some(i) {
-                    // All servers checked at weight >= 1: all overloaded.
-                    self.cl = Some(i);
-                    return None;
-                }
-            }
-            pos = None;
+            // The pass found nothing: next level.
             self.cw -= di;
             if self.cw <= 0 {
                 self.cw = self.mw;
@@ -149,6 +138,44 @@ impl Wrr {
                 // `last`; check those up to it too.
                 stop = last;
             }
+            if head_pass_failed && stop.is_none() {
+                // Highest weight a full pass can match: available servers
+                // only.
+                let top = *top.get_or_insert_with(|| {
+                    iter(dests)
+                        .filter(|(_, d)| !d.overloaded)
+                        .map(|(_, d)| i64::from(d.weight()))
+                        .max()
+                        .unwrap_or(0)
+                });
+                // A full pass at a level above `top` (and above `di`) finds
+                // nothing and changes nothing but `cw`: jump to the first
+                // level at or below max(top, di) directly.
+                let floor = top.max(di);
+                if self.cw > floor {
+                    let steps = (self.cw - floor + di - 1) / di;
+                    self.cw -= steps * di;
+                    last_pass = self.cw <= di;
+                    if last_pass && restarted && last.is_some() {
+                        stop = last;
+                    }
+                }
+            }
+            // A pass from the head of the list.
+            for i in 0..n {
+                if let Some(d) = dests.get(i) {
+                    if !d.overloaded && i64::from(d.weight()) >= self.cw {
+                        self.cl = Some(i);
+                        return Some(i);
+                    }
+                }
+                if stop == Some(i) {
+                    // All servers checked at weight >= 1: all overloaded.
+                    self.cl = Some(i);
+                    return None;
+                }
+            }
+            head_pass_failed = true;
         }
     }
 }
