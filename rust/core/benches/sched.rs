@@ -21,9 +21,9 @@
 //!   cap at 24,576 entries).
 //!
 //! The `ipvs_rs` side reads servers through a [`Dests`] implementation
-//! built like the kernel glue's (`rust/ipvs_rs/services.rs`: weight and
-//! threshold fields, connection counters in atomics, a `DestView` made per
-//! access, the overload flag computed from the threshold) and calls
+//! built like the kernel glue's (`DestList` in `rust/ipvs_rs/services.rs`:
+//! a `DestView` made per access from the weight, the connection counters
+//! and the overload flag, the last two atomics) and calls
 //! [`SchedState::schedule`]; the upstream side reads `struct ip_vs_dest`
 //! fields (atomics and flags) and is called through a trait object (as
 //! upstream's `svc->scheduler->schedule` pointer). Neither side models
@@ -54,7 +54,7 @@ use ipvs_core::sched::{
     SchedState, Storage, StorageNeed, NO_DEST, SVC_F_SCHED1, SVC_F_SCHED2,
 };
 use std::hint::black_box;
-use std::sync::atomic::{AtomicI32, AtomicU32, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering::Relaxed};
 use std::time::Duration;
 
 const N_DESTS: usize = 1000;
@@ -121,17 +121,19 @@ struct GlueDest {
     port: u16,
     weight: i32,
     last_weight: i32,
-    u_thresh: u32,
     active: AtomicU32,
     inactive: AtomicU32,
+    persist: AtomicU32,
+    overloaded: AtomicBool,
 }
 
 impl GlueDest {
-    /// As `DestEntry::view`.
+    /// As `DestEntry::view` (which reads the counters with
+    /// `DestRt::conns`, the persistent count included).
     fn view(&self) -> DestView {
         let active = self.active.load(Relaxed);
         let inactive = self.inactive.load(Relaxed);
-        let total = u64::from(active) + u64::from(inactive);
+        let _persist = self.persist.load(Relaxed);
         DestView {
             addr: self.addr,
             port: self.port,
@@ -139,7 +141,7 @@ impl GlueDest {
             last_weight: self.last_weight,
             active,
             inactive,
-            overloaded: self.u_thresh != 0 && total >= u64::from(self.u_thresh),
+            overloaded: self.overloaded.load(Relaxed),
         }
     }
 }
@@ -164,13 +166,10 @@ fn glue_dests(specs: &[Spec]) -> Vec<GlueDest> {
             port: RPORT,
             weight: s.weight,
             last_weight: s.weight,
-            u_thresh: if s.overloaded {
-                s.active + s.inactive
-            } else {
-                0
-            },
             active: AtomicU32::new(s.active),
             inactive: AtomicU32::new(s.inactive),
+            persist: AtomicU32::new(0),
+            overloaded: AtomicBool::new(s.overloaded),
         })
         .collect()
 }

@@ -225,6 +225,22 @@ impl<T: AsRef<[u32]> + AsMut<[u32]>> Mh<T> {
         if input.svc_flags & SVC_F_SCHED_MH_FALLBACK == 0 {
             return None;
         }
+        self.fallback(dests, addr, port, ihash)
+    }
+
+    /// `ip_vs_mh_get_fallback` past its first slot: probe from `ihash` on.
+    /// Out of line, so that the usual path stays small.
+    #[cold]
+    #[inline(never)]
+    fn fallback<D: Dests + ?Sized>(
+        &self,
+        dests: &D,
+        addr: &Addr,
+        port: u16,
+        ihash: u32,
+    ) -> Option<usize> {
+        let table = self.table.as_ref();
+        let m = table.len() as u32;
         for offset in 0..m {
             // Both below m: one subtraction wraps the sum.
             let roffset = match offset + ihash {

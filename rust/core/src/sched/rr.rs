@@ -29,6 +29,21 @@ impl Rr {
     /// The next available server after the last chosen one.
     #[inline(never)]
     pub fn schedule<D: Dests + ?Sized>(&mut self, dests: &D) -> Option<usize> {
+        // The usual case: an available server after the cursor.
+        let start = self.cursor.map_or(0, |c| c.saturating_add(1));
+        if let Some(i) = (start..dests.len()).find(|&i| dests.get(i).is_some_and(|d| d.available()))
+        {
+            self.cursor = Some(i);
+            return Some(i);
+        }
+        self.schedule_wrapping(dests)
+    }
+
+    /// As [`Rr::schedule`], all cases (wrapping around the end of the
+    /// list, a cursor past it).
+    #[cold]
+    #[inline(never)]
+    fn schedule_wrapping<D: Dests + ?Sized>(&mut self, dests: &D) -> Option<usize> {
         let n = dests.len();
         if n == 0 {
             return None;
@@ -36,7 +51,6 @@ impl Rr {
         let start = match self.cursor {
             None => 0,
             Some(c) => match c.saturating_add(1) {
-                // No division on the usual path.
                 s if s < n => s,
                 s => s % n,
             },

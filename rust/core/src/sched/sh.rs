@@ -96,6 +96,21 @@ impl<T: AsRef<[u32]> + AsMut<[u32]>> Sh<T> {
         if input.svc_flags & SVC_F_SCHED_SH_FALLBACK == 0 {
             return None;
         }
+        self.fallback(dests, f, port, ihash)
+    }
+
+    /// `ip_vs_sh_get_fallback` past its first bucket: probe the table
+    /// from `ihash` on. Out of line, so that the usual path stays small.
+    #[cold]
+    #[inline(never)]
+    fn fallback<D: Dests + ?Sized>(
+        &self,
+        dests: &D,
+        f: u32,
+        port: u16,
+        ihash: usize,
+    ) -> Option<usize> {
+        let table = self.table.as_ref();
         let size = table.len();
         for offset in 0..size {
             // The size is a power of two (see `new`).

@@ -107,7 +107,10 @@ impl Wrr {
     }
 
     /// Upstream's loop after a first pass found nothing: lower the level,
-    /// pass over the whole list again, and so on.
+    /// pass over the whole list again, and so on. Out of line (once per
+    /// level), so that the usual path stays small.
+    #[cold]
+    #[inline(never)]
     fn next_levels<D: Dests + ?Sized>(&mut self, dests: &D) -> Option<usize> {
         let n = dests.len();
         let di = self.di.max(1);
