@@ -22,6 +22,8 @@ for i in $(seq $N); do
 	bg ip netns exec "$ns" socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:"echo rs$i"
 	bg ip netns exec "$ns" socat TCP-LISTEN:81,fork,reuseaddr EXEC:cat
 	bg ip netns exec "$ns" socat UDP-LISTEN:53,fork,reuseaddr SYSTEM:"echo rs$i"
+	# A 3000-byte answer: fragmented by the real server.
+	bg ip netns exec "$ns" socat UDP-LISTEN:5300,fork,reuseaddr SYSTEM:"head -c 3000 /dev/zero"
 done
 for i in $(seq $N); do
 	wait_for 10 ip netns exec "${RS_NS[$((i - 1))]}" bash -c ': </dev/tcp/127.0.0.1/80' 2>/dev/null
@@ -83,6 +85,11 @@ check_match "NAT: ipvsadm --rate shows InPPS" '^[1-9][0-9]*$' \
 	"$(dir ipvsadm -L -n --rate -u $VIP:53 | awk '$1 == "UDP" {print $4}')"
 check_match "NAT: ipvsctl stats --json shows the rate" '^[1-9][0-9]*$' \
 	"$(dir ipvsctl --json stats | jq -r '[.. | objects | select(has("inpps")) | .inpps] | max')"
+# Fragmented replies are reassembled, translated and fragmented again.
+dir ipvsadm -A -u $VIP:5300 -s rr
+for i in $(seq $N); do dir ipvsadm -a -u $VIP:5300 -r "$(rs_ip "$i")":5300 -m; done
+check_eq "NAT: a fragmented 3000-byte UDP reply arrives whole" 3000 \
+	"$(echo q | timeout 10 ip netns exec "$client" socat -T 2 - UDP:$VIP:5300 | wc -c)"
 # A client on the director itself (LOCAL_OUT): TCP and UDP, and 2 MB back.
 check_match "NAT: local client on the director (TCP)" '^rs[0-9]$' "$(timeout 10 ip netns exec "$director" socat -T 5 - TCP:$VIP:80 </dev/null)"
 check_match "NAT: local client on the director (UDP)" '^rs[0-9]$' "$(echo q | timeout 10 ip netns exec "$director" socat -T 2 - UDP:$VIP:53)"

@@ -149,22 +149,31 @@ vs conn_reuse_mode 1
 
 # --- overload thresholds with hysteresis: a server at its upper threshold
 # (-x) takes no new connections until it is back below its lower one (-y).
-# (A service of its own, so the server starts without connections.)
+# (A service of its own, so the server starts without connections.) Flows
+# are ended deterministically: a packet sent on a flow after the UDP
+# timeout was lowered to 1 s re-arms it with 1 s.
 dir ipvsadm -A -u $VIP:54 -s rr
 dir ipvsadm -a -u $VIP:54 -r "$(rs_ip 1)":53 -m -x 3 -y 1
-dir ipvsadm --set 0 0 8
-u54() { echo q | timeout 5 ip netns exec "$client" socat -T 0.5 - UDP:$VIP:54,bind="$1" 2>/dev/null; }
+dir ipvsadm --set 0 0 120
+flow() { # flow SPORT: one request on the flow from 10.0.1.2:SPORT
+	echo q | timeout 5 ip netns exec "$client" socat -T 0.5 - UDP:$VIP:54,bind=10.0.1.2,sourceport="$1",reuseaddr 2>/dev/null
+}
 rs1_conns() { dir ipvsadm -L -n -u $VIP:54 | awk '/->/ && $2 ~ /:53$/ {print $5 + $6}'; }
-u54 10.0.1.2 >/dev/null
-u54 10.0.1.3 >/dev/null
-sleep 4
-check_eq "third flow accepted (reaches the upper threshold)" rs1 "$(u54 10.0.1.4)"
-check_eq "overloaded: a new flow is refused" "" "$(u54 10.0.1.5)"
-check "the first two flows expire" wait_for 12 test "$(rs1_conns)" = 1
-check_eq "one flow left, not below -y 1: still refused" "" "$(u54 10.0.1.5)"
-check "the last flow expires" wait_for 12 test "$(rs1_conns)" = 0
-check_eq "below the lower threshold: accepted again" rs1 "$(u54 10.0.1.5)"
+flow 7001 >/dev/null
+flow 7002 >/dev/null
+check_eq "third flow accepted (reaches the upper threshold)" rs1 "$(flow 7003)"
+check_eq "overloaded: a new flow is refused" "" "$(flow 7004)"
+dir ipvsadm --set 0 0 1
+flow 7001 >/dev/null
+flow 7002 >/dev/null
+dir ipvsadm --set 0 0 120
+check "two flows end, one is left" wait_for 20 test "$(rs1_conns)" = 1
+check_eq "one flow left, not below -y 1: still refused" "" "$(flow 7004)"
+dir ipvsadm --set 0 0 1
+flow 7003 >/dev/null
+check "the last flow ends" wait_for 20 test "$(rs1_conns)" = 0
 dir ipvsadm --set 0 0 300
+check_eq "below the lower threshold: accepted again" rs1 "$(flow 7004)"
 
 cleanup_bg
 exit_test

@@ -98,6 +98,13 @@ pub(crate) fn ip_proto(skb: &mut SkBuff) -> Option<u8> {
     (first >> 4 == 4).then_some(*h.get(9)?)
 }
 
+/// Whether an IPv4 packet is a fragment (MF set or a non-zero offset).
+fn is_fragment(skb: &mut SkBuff) -> bool {
+    skb.header(packet::ipv4::IPV4_MIN_HLEN)
+        .and_then(|h| Some(u16::from_be_bytes([*h.get(6)?, *h.get(7)?])))
+        .is_some_and(|f| f & 0x3fff != 0)
+}
+
 /// LOCAL_IN requests to a virtual service (`ip_vs_in_hook`).
 pub(crate) fn request(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
     if ip_proto(&mut skb) == Some(packet::IPPROTO_ICMP) {
@@ -327,6 +334,24 @@ pub(crate) fn new_conn<'a>(
 
 /// FORWARD (and LOCAL_IN) replies from real servers of NAT connections.
 pub(crate) fn reply(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
+    // Fragments of replies through the director are reassembled first
+    // (LOCAL_IN ones already were by the stack), as upstream does; the
+    // output path fragments the translated datagram again.
+    // Like upstream, only once a service exists (`ipvs->enable`) and for
+    // the protocols it translates.
+    let enabled = NetState::get(net)
+        .and_then(|st| st.published.get())
+        .is_some_and(|snap| !snap.list.is_empty());
+    let translatable = matches!(
+        ip_proto(&mut skb),
+        Some(packet::IPPROTO_TCP | packet::IPPROTO_UDP | packet::IPPROTO_SCTP | packet::IPPROTO_ICMP)
+    );
+    if enabled && translatable && !skb.is_ipvs_property() && is_fragment(&mut skb) {
+        match skb.defrag4(net) {
+            Some(whole) => skb = whole,
+            None => return Verdict::Stolen,
+        }
+    }
     if ip_proto(&mut skb) == Some(packet::IPPROTO_ICMP) {
         return crate::icmp::from_server(skb, net);
     }

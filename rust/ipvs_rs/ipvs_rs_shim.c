@@ -413,6 +413,23 @@ out:
 	consume_skb(skb);
 }
 
+/*
+ * Reassembles a forwarded fragment (upstream's ip_vs_gather_frags for the
+ * FORWARD hook). Returns 0 with the whole datagram in skb, or non-zero if
+ * the fragment was queued or dropped (the skb is no longer ours).
+ */
+int ipvs_rs_skb_defrag4(struct net *net, struct sk_buff *skb)
+{
+	int err;
+
+	local_bh_disable();
+	err = ip_defrag(net, skb, IP_DEFRAG_VS_FWD);
+	local_bh_enable();
+	if (!err)
+		ip_send_check(ip_hdr(skb));
+	return err;
+}
+
 bool ipvs_rs_skb_exceeds_mtu(const struct sk_buff *skb, unsigned int mtu)
 {
 	if (skb->len <= mtu)

@@ -189,14 +189,14 @@ pub(crate) struct DestEntry {
 
 impl DestEntry {
     fn view(&self) -> DestView {
-        let c = self.rt.conns();
+        // Only what schedulers read: no persistent-connection count.
         DestView {
             addr: self.rt.key.addr,
             port: self.rt.key.port,
             weight: self.conf.weight,
             last_weight: self.last_weight,
-            active: c.active,
-            inactive: c.inactive,
+            active: self.rt.active.load(Ordering::Relaxed),
+            inactive: self.rt.inactive.load(Ordering::Relaxed),
             overloaded: self.rt.overloaded.load(Ordering::Relaxed),
         }
     }

@@ -78,6 +78,7 @@ int ipvs_rs_skb_ipip_update_pmtu(struct net *net, struct sk_buff *skb,
 void ipvs_rs_skb_icmp_send_inner(struct sk_buff *skb, unsigned int off,
 				 unsigned int hlen, int type, int code,
 				 __be32 info);
+int ipvs_rs_skb_defrag4(struct net *net, struct sk_buff *skb);
 bool ipvs_rs_skb_exceeds_mtu(const struct sk_buff *skb, unsigned int mtu);
 void ipvs_rs_skb_csum_rewritten(struct sk_buff *skb);
 struct net *ipvs_rs_hook_net(const struct nf_hook_state *state);

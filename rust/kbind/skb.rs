@@ -150,6 +150,15 @@ impl SkBuff {
         }
     }
 
+    /// Reassembles a forwarded IPv4 fragment: the whole datagram once the
+    /// last fragment is in, `None` while fragments are queued (or were
+    /// dropped): the stack owns the skb then.
+    pub fn defrag4(self, net: NetRef<'_>) -> Option<SkBuff> {
+        // SAFETY: the skb is valid and ours; on a non-zero return the
+        // fragment queue owns (or freed) it and we never touch it again.
+        (unsafe { bindings::ipvs_rs_skb_defrag4(net.as_ptr(), self.ptr) } == 0).then_some(self)
+    }
+
     /// Sends the routed packet out (LOCAL_OUT, then the route's output).
     pub fn send4(self, net: NetRef<'_>) {
         // SAFETY: the skb is valid and routed; ownership passes to the stack.

@@ -123,17 +123,15 @@ struct GlueDest {
     last_weight: i32,
     active: AtomicU32,
     inactive: AtomicU32,
-    persist: AtomicU32,
     overloaded: AtomicBool,
 }
 
 impl GlueDest {
-    /// As `DestEntry::view` (which reads the counters with
-    /// `DestRt::conns`, the persistent count included).
+    /// As `DestEntry::view`: the counters schedulers read (active,
+    /// inactive, overload), not the persistent count.
     fn view(&self) -> DestView {
         let active = self.active.load(Relaxed);
         let inactive = self.inactive.load(Relaxed);
-        let _persist = self.persist.load(Relaxed);
         DestView {
             addr: self.addr,
             port: self.port,
@@ -168,7 +166,6 @@ fn glue_dests(specs: &[Spec]) -> Vec<GlueDest> {
             last_weight: s.weight,
             active: AtomicU32::new(s.active),
             inactive: AtomicU32::new(s.inactive),
-            persist: AtomicU32::new(0),
             overloaded: AtomicBool::new(s.overloaded),
         })
         .collect()
