@@ -20,6 +20,7 @@ pub mod conn;
 pub mod control;
 pub mod errno;
 pub mod estimator;
+pub mod fnat_ports;
 pub mod netlink;
 pub mod packet;
 pub mod procfs;

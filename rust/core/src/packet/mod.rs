@@ -31,7 +31,9 @@ pub mod csum;
 pub mod icmp;
 pub mod ipv4;
 pub mod l4;
+pub mod mss;
 pub mod nat;
+pub mod toa_write;
 pub mod tunnel;
 
 #[cfg(test)]
