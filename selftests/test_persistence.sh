@@ -159,6 +159,7 @@ flow() { # flow SPORT: one request on the flow from 10.0.1.2:SPORT
 	echo q | timeout 5 ip netns exec "$client" socat -T 0.5 - UDP:$VIP:54,bind=10.0.1.2,sourceport="$1",reuseaddr 2>/dev/null
 }
 rs1_conns() { dir ipvsadm -L -n -u $VIP:54 | awk '/->/ && $2 ~ /:53$/ {print $5 + $6}'; }
+rs1_has() { test "$(rs1_conns)" = "$1"; }
 flow 7001 >/dev/null
 flow 7002 >/dev/null
 check_eq "third flow accepted (reaches the upper threshold)" rs1 "$(flow 7003)"
@@ -167,11 +168,11 @@ dir ipvsadm --set 0 0 1
 flow 7001 >/dev/null
 flow 7002 >/dev/null
 dir ipvsadm --set 0 0 120
-check "two flows end, one is left" wait_for 20 test "$(rs1_conns)" = 1
+check "two flows end, one is left" wait_for 20 rs1_has 1
 check_eq "one flow left, not below -y 1: still refused" "" "$(flow 7004)"
 dir ipvsadm --set 0 0 1
 flow 7003 >/dev/null
-check "the last flow ends" wait_for 20 test "$(rs1_conns)" = 0
+check "the last flow ends" wait_for 20 rs1_has 0
 dir ipvsadm --set 0 0 300
 check_eq "below the lower threshold: accepted again" rs1 "$(flow 7004)"
 
