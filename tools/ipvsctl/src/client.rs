@@ -3,7 +3,8 @@
 //!
 //! neli provides the socket, the `nlmsghdr` framing, the parsing of
 //! `NLMSG_ERROR`/`NLMSG_DONE` (with extended acks) and the controller
-//! request that resolves the `IPVS` family. The IPVS messages themselves
+//! request that resolves the `IPVS` family and ipvs_rs's own `IPVS_RS`
+//! family (FULLNAT local addresses, TOA). The messages themselves
 //! travel as [`RawGenl`]: a `struct genlmsghdr` followed by the raw attribute
 //! bytes, which `ipvs_core` encodes and decodes — the same code the kernel
 //! module uses, so both ends share one implementation of the ABI.
@@ -19,6 +20,7 @@ use std::io::{Cursor, Read, Write};
 use std::iter::once;
 
 use ipvs_core::netlink::attr::AttrError;
+use ipvs_core::netlink::ext;
 use ipvs_core::netlink::ipvs::{cmd, GENL_NAME, GENL_VERSION};
 use neli::consts::genl::{CtrlAttr, CtrlCmd};
 use neli::consts::nl::{GenlId, NlmF, Nlmsg, NlmsgerrAttr};
@@ -316,74 +318,132 @@ pub fn bad_attrs(request: &'static str, e: AttrError) -> Error {
     Error::BadReply { request, reason }
 }
 
-/// Something that executes IPVS generic netlink requests: the kernel,
-/// through [`IpvsClient`], or a model of it in tests.
+/// The name of an `IPVS_RS` command, for error messages.
+pub fn ext_cmd_name(command: u8) -> &'static str {
+    match command {
+        ext::cmd::NEW_LADDR => "IPVS_RS_CMD_NEW_LADDR",
+        ext::cmd::DEL_LADDR => "IPVS_RS_CMD_DEL_LADDR",
+        ext::cmd::GET_LADDR => "IPVS_RS_CMD_GET_LADDR",
+        ext::cmd::SET_SVC => "IPVS_RS_CMD_SET_SVC",
+        ext::cmd::GET_SVC => "IPVS_RS_CMD_GET_SVC",
+        _ => "IPVS_RS command",
+    }
+}
+
+/// Something that executes generic netlink requests of the `IPVS` family
+/// and of ipvs_rs's `IPVS_RS` family: the kernel, through [`LazyClient`],
+/// or a model of it in tests.
 pub trait Kernel {
     /// Sends IPVS `command` with the attribute stream `attrs` (as written by
     /// `ipvs_core`'s `AttrWriter`), as a dump request if `dump`, else as a
     /// `do` request, and returns the attribute stream of every reply.
     fn call(&mut self, command: u8, attrs: &[u8], dump: bool) -> Result<Vec<Vec<u8>>, Error>;
+
+    /// Whether the `IPVS_RS` family is registered (ipvs_rs is loaded;
+    /// upstream `ip_vs` has no such family).
+    fn has_ext(&mut self) -> Result<bool, Error>;
+
+    /// [`Kernel::call`] for the `IPVS_RS` family; [`Error::ExtMissing`]
+    /// if it is not registered.
+    fn ext_call(&mut self, command: u8, attrs: &[u8], dump: bool) -> Result<Vec<Vec<u8>>, Error>;
 }
 
-/// A connection to the kernel's IPVS generic netlink family.
-pub struct IpvsClient {
-    transport: Transport,
-    family: u16,
+/// A generic netlink family resolved on a [`Transport`].
+struct Family {
+    id: u16,
+    version: u8,
+    name: fn(u8) -> &'static str,
 }
 
-impl IpvsClient {
-    /// Opens a generic netlink socket and resolves the `IPVS` family.
-    pub fn connect() -> Result<Self, Error> {
-        let mut transport = Transport::open()?;
-        let family = transport
-            .resolve_family(GENL_NAME)?
-            .ok_or(Error::FamilyNotRegistered)?;
-        Ok(IpvsClient { transport, family })
-    }
-
-    /// Sends IPVS `command` with the attribute stream `attrs` (as written
-    /// by `ipvs_core`'s `AttrWriter`) as a `do` or dump request and returns
-    /// all replies.
-    fn request(&mut self, command: u8, attrs: &[u8], dump: bool) -> Result<Vec<RawGenl>, Error> {
-        let msg = RawGenl {
-            cmd: command,
-            version: GENL_VERSION,
-            attrs: attrs.to_vec(),
-        };
-        let mut replies = Vec::new();
-        self.transport
-            .transact(cmd_name(command), self.family, dump, msg, |reply| {
-                replies.push(reply.clone());
-                Ok(())
-            })?;
-        Ok(replies)
-    }
+/// Sends `command` of `family` as a `do` or dump request and returns the
+/// attribute stream of every reply.
+fn request(
+    transport: &mut Transport,
+    family: &Family,
+    command: u8,
+    attrs: &[u8],
+    dump: bool,
+) -> Result<Vec<Vec<u8>>, Error> {
+    let msg = RawGenl {
+        cmd: command,
+        version: family.version,
+        attrs: attrs.to_vec(),
+    };
+    let mut replies = Vec::new();
+    transport.transact((family.name)(command), family.id, dump, msg, |reply| {
+        replies.push(reply.attrs.clone());
+        Ok(())
+    })?;
+    Ok(replies)
 }
 
-impl Kernel for IpvsClient {
-    fn call(&mut self, command: u8, attrs: &[u8], dump: bool) -> Result<Vec<Vec<u8>>, Error> {
-        Ok(self
-            .request(command, attrs, dump)?
-            .into_iter()
-            .map(|reply| reply.attrs)
-            .collect())
-    }
-}
-
-/// An [`IpvsClient`] that connects on its first request, so that commands
-/// reject bad arguments before they need the kernel module.
+/// The kernel, over one generic netlink socket opened on the first
+/// request, so that commands reject bad arguments before they need a
+/// kernel module. Each family is resolved when it is first needed:
+/// asking for `IPVS` while no module provides it makes the kernel load
+/// upstream `ip_vs`, which the `IPVS_RS`-only commands must not cause.
 #[derive(Default)]
 pub struct LazyClient {
-    client: Option<IpvsClient>,
+    transport: Option<Transport>,
+    ipvs: Option<Family>,
+    /// `Some(None)`: resolved, not registered.
+    ext: Option<Option<Family>>,
+}
+
+impl LazyClient {
+    fn transport(&mut self) -> Result<&mut Transport, Error> {
+        match &mut self.transport {
+            Some(t) => Ok(t),
+            none => Ok(none.insert(Transport::open()?)),
+        }
+    }
+
+    fn ext_family(&mut self) -> Result<Option<&Family>, Error> {
+        if self.ext.is_none() {
+            let id = self.transport()?.resolve_family(ext::GENL_NAME)?;
+            self.ext = Some(id.map(|id| Family {
+                id,
+                version: ext::GENL_VERSION,
+                name: ext_cmd_name,
+            }));
+        }
+        Ok(self.ext.as_ref().and_then(Option::as_ref))
+    }
 }
 
 impl Kernel for LazyClient {
     fn call(&mut self, command: u8, attrs: &[u8], dump: bool) -> Result<Vec<Vec<u8>>, Error> {
-        let client = match &mut self.client {
-            Some(client) => client,
-            none => none.insert(IpvsClient::connect()?),
+        if self.ipvs.is_none() {
+            let id = self
+                .transport()?
+                .resolve_family(GENL_NAME)?
+                .ok_or(Error::FamilyNotRegistered)?;
+            self.ipvs = Some(Family {
+                id,
+                version: GENL_VERSION,
+                name: cmd_name,
+            });
+        }
+        let (Some(t), Some(f)) = (&mut self.transport, &self.ipvs) else {
+            return Err(Error::Internal("IPVS family not resolved".into()));
         };
-        client.call(command, attrs, dump)
+        request(t, f, command, attrs, dump)
+    }
+
+    fn has_ext(&mut self) -> Result<bool, Error> {
+        Ok(self.ext_family()?.is_some())
+    }
+
+    fn ext_call(&mut self, command: u8, attrs: &[u8], dump: bool) -> Result<Vec<Vec<u8>>, Error> {
+        if self.ext_family()?.is_none() {
+            return Err(Error::ExtMissing {
+                what: ext_cmd_name(command).into(),
+            });
+        }
+        let (Some(t), Some(Some(f))) = (&mut self.transport, &self.ext) else {
+            return Err(Error::Internal("IPVS_RS family not resolved".into()));
+        };
+        request(t, f, command, attrs, dump)
     }
 }
 
@@ -562,6 +622,9 @@ mod tests {
         assert_eq!(cmd_name(cmd::GET_INFO), "IPVS_CMD_GET_INFO");
         assert_eq!(cmd_name(cmd::GET_CONFIG), "IPVS_CMD_GET_CONFIG");
         assert_eq!(cmd_name(200), "IPVS command");
+        assert_eq!(ext_cmd_name(ext::cmd::NEW_LADDR), "IPVS_RS_CMD_NEW_LADDR");
+        assert_eq!(ext_cmd_name(ext::cmd::GET_SVC), "IPVS_RS_CMD_GET_SVC");
+        assert_eq!(ext_cmd_name(200), "IPVS_RS command");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use ipvs_core::addr::Addr;
 use ipvs_core::service::{DestConf, DestKey, FwdMethod, ServiceKey, TunType};
 
 use crate::client::Kernel;
+use crate::cmd_laddr::require_ext;
 use crate::cmd_service::ServiceArg;
 use crate::error::Error;
 use crate::ops;
@@ -30,9 +31,14 @@ pub struct DestArg {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Args)]
 pub struct DestOpts {
     /// Forwarding method: nat (masquerading), dr (direct routing, the
-    /// default) or tun (IP tunnel).
+    /// default), tun (IP tunnel) or fullnat (source and destination
+    /// translated, the source to a local address of the service; ipvs_rs
+    /// only).
     #[arg(long, value_name = "METHOD")]
     pub fwd: Option<String>,
+    /// The same as --fwd fullnat.
+    #[arg(long, conflicts_with = "fwd")]
+    pub fullnat: bool,
     /// Weight, 0..2147483647 (0: no new connections); default 1.
     #[arg(long, short = 'w', value_name = "N", allow_negative_numbers = true)]
     pub weight: Option<String>,
@@ -144,8 +150,13 @@ impl DestValues {
         .iter()
         .find(|(given, _)| *given)
         .map(|(_, name)| *name);
+        let fwd = if o.fullnat {
+            Some(FwdMethod::FullNat)
+        } else {
+            o.fwd.as_deref().map(parse_fwd).transpose()?
+        };
         Ok(DestValues {
-            fwd: o.fwd.as_deref().map(parse_fwd).transpose()?,
+            fwd,
             weight: o.weight.as_deref().map(parse_weight).transpose()?,
             upper: threshold(&o.upper, "upper threshold")?,
             lower: threshold(&o.lower, "lower threshold")?,
@@ -247,12 +258,18 @@ pub fn run<K: Kernel>(k: &mut K, command: &DestCommand) -> Result<String, Error>
             let v = DestValues::parse(opts)?;
             let key = dest_key(&svc, &dest.server, Some(v.fwd.unwrap_or(FwdMethod::Droute)))?;
             let conf = dest_conf(&svc, &key.addr, &v, None)?;
+            if conf.fwd == FwdMethod::FullNat {
+                require_ext(k, "FULLNAT forwarding")?;
+            }
             ops::add_dest(k, &svc, &key, &conf)?;
         }
         DestCommand::Edit { dest, opts } => {
             let svc = dest.service.key()?;
             let v = DestValues::parse(opts)?;
             let key = dest_key(&svc, &dest.server, None)?;
+            if v.fwd == Some(FwdMethod::FullNat) {
+                require_ext(k, "FULLNAT forwarding")?;
+            }
             if ops::find_service(k, &svc)?.is_none() {
                 return Err(Error::NotFound(format!("service {}", service_label(&svc))));
             }
@@ -414,11 +431,33 @@ mod tests {
             e(
                 "10.0.2.11",
                 DestOpts {
-                    fwd: Some("fullnat".into()),
+                    fwd: Some("snat".into()),
                     ..Default::default()
                 }
             ),
-            "invalid forwarding method \"fullnat\": must be nat, dr or tun"
+            "invalid forwarding method \"snat\": must be nat, dr, tun or fullnat"
+        );
+        assert_eq!(
+            e(
+                "10.0.2.11",
+                DestOpts {
+                    fullnat: true,
+                    tun_port: Some("6080".into()),
+                    ..Default::default()
+                }
+            ),
+            "--tun-port needs tunnel forwarding (--fwd tun)"
+        );
+        assert_eq!(
+            e(
+                "[2001:db8::1]:80",
+                DestOpts {
+                    fullnat: true,
+                    ..Default::default()
+                }
+            ),
+            "real server 2001:db8::1 is IPv6 but service TCP 10.0.1.100:80 is IPv4: only \
+             tunnel forwarding crosses address families"
         );
         assert_eq!(
             e("10.0.2.11:8080", DestOpts::default()),
@@ -570,6 +609,94 @@ mod tests {
             (c.fwd, c.tun_type, c.tun_port),
             (FwdMethod::Droute, TunType::Ipip, 0)
         );
+    }
+
+    #[test]
+    fn fullnat_real_servers() {
+        let mut k = setup();
+        // FULLNAT maps ports, as NAT does.
+        add(
+            &mut k,
+            "10.0.2.11:8080",
+            DestOpts {
+                fwd: Some("fullnat".into()),
+                weight: Some("3".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let (key, c) = only(&k);
+        assert_eq!((key.port, c.fwd, c.weight), (8080, FwdMethod::FullNat, 3));
+        add(
+            &mut k,
+            "10.0.2.12",
+            DestOpts {
+                fullnat: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(k.services[0].dests[1].conf.fwd, FwdMethod::FullNat);
+        // Edit to and from FULLNAT; other settings kept.
+        edit(
+            &mut k,
+            "10.0.2.11:8080",
+            DestOpts {
+                fwd: Some("nat".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        edit(
+            &mut k,
+            "10.0.2.11:8080",
+            DestOpts {
+                fullnat: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let (_, c) = only(&k);
+        assert_eq!((c.fwd, c.weight), (FwdMethod::FullNat, 3));
+        // The listing names it.
+        let j = ops::services(&mut k).unwrap();
+        let v = crate::listing::DestView::from(&j[0].dests[0]);
+        assert_eq!(v.forward, "fullnat");
+    }
+
+    #[test]
+    fn fullnat_needs_the_ipvs_rs_family() {
+        let mut k = setup();
+        k.ext = false;
+        let sent = k.sent();
+        let e = add(
+            &mut k,
+            "10.0.2.11",
+            DestOpts {
+                fullnat: true,
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("FULLNAT forwarding needs ipvs_rs: the IPVS_RS generic"),
+            "{e}"
+        );
+        add(&mut k, "10.0.2.11", DestOpts::default()).unwrap();
+        let e = edit(
+            &mut k,
+            "10.0.2.11",
+            DestOpts {
+                fwd: Some("fnat".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert!(e
+            .to_string()
+            .starts_with("FULLNAT forwarding needs ipvs_rs"));
+        assert_eq!(k.sent(), sent + 1, "only the plain add was sent");
     }
 
     #[test]

@@ -1,20 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 //! `ipvsctl save` and `ipvsctl restore`: the table as `ipvsadm -S -n`
-//! rules, and back.
+//! rules, and back; with ipvs_rs, its extensions too (`--toa`,
+//! `--fullnat`, `-P` local addresses: see `savefile`).
 
 use std::io::Read;
 use std::path::PathBuf;
 
 use clap::Args;
+use ipvs_core::netlink::ext::SvcExt;
 use ipvs_core::netlink::service::ServiceConfReq;
-use ipvs_core::service::FlagsUpdate;
+use ipvs_core::service::{FlagsUpdate, FwdMethod};
 
 use crate::client::Kernel;
 use crate::error::Error;
 use crate::listing::{Columns, TableView};
 use crate::ops;
 use crate::output::{render, Format};
-use crate::savefile::{self, Rule};
+use crate::savefile::{self, Line, Rule};
 
 /// `ipvsctl restore`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Args)]
@@ -29,8 +31,8 @@ pub struct RestoreArgs {
     pub flush: bool,
 }
 
-/// `ipvsctl save`: the table as `ipvsadm -S -n` prints it; with `--json`,
-/// as `service list --json` shows it.
+/// `ipvsctl save`: the table as `ipvsadm -S -n` prints it (plus ipvs_rs's
+/// extensions, if any); with `--json`, as `service list --json` shows it.
 pub fn save<K: Kernel>(k: &mut K, format: Format) -> Result<String, Error> {
     let entries = ops::services(k)?;
     match format {
@@ -62,10 +64,38 @@ pub fn read_input(args: &RestoreArgs) -> Result<String, Error> {
     })
 }
 
+/// What a rule needs ipvs_rs's `IPVS_RS` family for, if anything.
+fn needs_ext(rule: &Rule) -> Option<&'static str> {
+    match rule {
+        Rule::Service { toa: true, .. } => Some("--toa"),
+        Rule::Laddr { .. } => Some("a local address (-P)"),
+        Rule::Dest { conf, .. } if conf.fwd == FwdMethod::FullNat => {
+            Some("FULLNAT forwarding (--fullnat)")
+        }
+        _ => None,
+    }
+}
+
+/// Fails, naming the first line that needs it, if the input uses ipvs_rs's
+/// extensions and the `IPVS_RS` family is not there.
+fn check_ext<K: Kernel>(k: &mut K, lines: &[Line]) -> Result<(), Error> {
+    let Some((line, what)) = lines
+        .iter()
+        .find_map(|l| needs_ext(&l.rule).map(|what| (l.number, what)))
+    else {
+        return Ok(());
+    };
+    if k.has_ext()? {
+        Ok(())
+    } else {
+        Err(Error::ExtMissing { what: what.into() }.at_line(line, None))
+    }
+}
+
 /// Sends one rule.
 fn apply<K: Kernel>(k: &mut K, rule: &Rule) -> Result<(), Error> {
     match rule {
-        Rule::Service { key, conf } => {
+        Rule::Service { key, conf, toa } => {
             let req = ServiceConfReq {
                 sched: conf.sched,
                 pe: conf.pe,
@@ -76,16 +106,24 @@ fn apply<K: Kernel>(k: &mut K, rule: &Rule) -> Result<(), Error> {
                 timeout: conf.timeout,
                 netmask: conf.netmask,
             };
-            ops::add_service(k, key, &req)
+            ops::add_service(k, key, &req)?;
+            if *toa {
+                ops::set_svc_ext(k, key, &SvcExt { toa: true })?;
+            }
+            Ok(())
         }
+        Rule::Laddr { service, addr } => ops::add_laddr(k, service, addr),
         Rule::Dest { service, key, conf } => ops::add_dest(k, service, key, conf),
     }
 }
 
-/// `ipvsctl restore`: checks every line of `input`, then (after a flush if
-/// asked) applies them in order, stopping at the first the kernel refuses.
+/// `ipvsctl restore`: checks every line of `input` (and that the kernel
+/// has ipvs_rs's extensions if a line uses them), then (after a flush if
+/// asked) applies them in order, stopping at the first the kernel
+/// refuses.
 pub fn restore<K: Kernel>(k: &mut K, args: &RestoreArgs, input: &str) -> Result<String, Error> {
     let lines = savefile::parse(input)?;
+    check_ext(k, &lines)?;
     if args.flush {
         ops::flush(k)?;
     }
@@ -221,20 +259,27 @@ ipvsadm -a -f 42 -r 10.0.2.2 -g
         assert_eq!(k.log.first().map(|l| l.0), Some(cmd::FLUSH));
     }
 
-    /// The example of Documentation/ipvsctl.8 (SAVE FILE FORMAT).
-    #[test]
-    fn man_page_example_roundtrips() {
+    /// The first example after `heading` in Documentation/ipvsctl.8.
+    fn man_example(heading: &str) -> String {
         let man = include_str!("../../../Documentation/ipvsctl.8");
         let start = man
-            .find(".SH SAVE FILE FORMAT")
+            .find(heading)
             .and_then(|i| man[i..].find(".nf\n").map(|j| i + j + 4))
             .unwrap();
         let end = start + man[start..].find(".fi\n").unwrap();
-        let example = man[start..end].replace("\\-", "-");
-        assert!(example.starts_with("-A -t 10.0.1.100:80"), "{example}");
-        let mut k = FakeKernel::default();
-        restore(&mut k, &args(false), &example).unwrap();
-        assert_eq!(save(&mut k, Format::Human).unwrap(), example);
+        man[start..end].replace("\\-", "-")
+    }
+
+    /// The examples of Documentation/ipvsctl.8 (SAVE FILE FORMAT).
+    #[test]
+    fn man_page_example_roundtrips() {
+        for heading in [".SH SAVE FILE FORMAT", ".SS \"Extensions (ipvs_rs)\""] {
+            let example = man_example(heading);
+            assert!(example.starts_with("-A -t 10.0.1.100:80"), "{example}");
+            let mut k = FakeKernel::default();
+            restore(&mut k, &args(false), &example).unwrap();
+            assert_eq!(save(&mut k, Format::Human).unwrap(), example);
+        }
     }
 
     #[test]
@@ -270,5 +315,96 @@ ipvsadm -a -f 42 -r 10.0.2.2 -g
             "{e}"
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// ipvs_rs's extensions: TOA, local addresses, FULLNAT real servers.
+    const EXT_RULES: &str = "\
+-A -t 10.0.1.100:80 -s rr --toa
+-P -t 10.0.1.100:80 -z 10.0.5.1
+-P -t 10.0.1.100:80 -z 10.0.5.2
+-a -t 10.0.1.100:80 -r 10.0.2.11:8080 --fullnat -w 1
+-a -t 10.0.1.100:80 -r 10.0.2.12:8080 --fullnat -w 2
+-A -t 10.0.1.100:443 -s wlc
+-P -t 10.0.1.100:443 -z 10.0.5.1
+-a -t 10.0.1.100:443 -r 10.0.2.11:443 -m -w 1
+-A -u 10.0.1.100:53 -s rr
+-a -u 10.0.1.100:53 -r 10.0.2.11:53 -g -w 1
+";
+
+    #[test]
+    fn extensions_round_trip() {
+        let mut k = FakeKernel::default();
+        restore(&mut k, &args(false), EXT_RULES).unwrap();
+        assert!(k.services[0].ext.toa);
+        assert_eq!(k.services[0].laddrs.len(), 2);
+        assert_eq!(save(&mut k, Format::Human).unwrap(), EXT_RULES);
+        // save | flush; restore gives the identical table back.
+        let saved = save(&mut k, Format::Human).unwrap();
+        let table = ops::services(&mut k).unwrap();
+        crate::cmd_table::flush(&mut k).unwrap();
+        assert_eq!(save(&mut k, Format::Human).unwrap(), "");
+        restore(&mut k, &args(false), &saved).unwrap();
+        assert_eq!(save(&mut k, Format::Human).unwrap(), saved);
+        assert_eq!(ops::services(&mut k).unwrap(), table);
+        // Local addresses are added before the real servers.
+        let order: Vec<&str> = saved
+            .lines()
+            .filter(|l| l.contains("10.0.1.100:80 "))
+            .map(|l| &l[..2])
+            .collect();
+        assert_eq!(order, ["-A", "-P", "-P", "-a", "-a"]);
+        // JSON save has them too.
+        let j: serde_json::Value =
+            serde_json::from_str(&save(&mut k, Format::Json).unwrap()).unwrap();
+        assert_eq!(j["services"][0]["toa"], true);
+        assert_eq!(j["services"][0]["laddrs"][1]["address"], "10.0.5.2");
+        assert_eq!(j["services"][0]["dests"][0]["forward"], "fullnat");
+    }
+
+    #[test]
+    fn without_the_ipvs_rs_family() {
+        // Extension lines: refused before anything is sent, naming the
+        // first line that needs ipvs_rs.
+        let mut k = FakeKernel::default();
+        k.ext = false;
+        let e = restore(&mut k, &args(true), EXT_RULES).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "restore: line 1: --toa needs ipvs_rs: the IPVS_RS generic netlink family is not \
+             registered (upstream ip_vs has no FULLNAT, local addresses or TOA) (nothing was \
+             applied)"
+        );
+        assert_eq!(k.sent(), 0);
+        let e = restore(
+            &mut k,
+            &args(false),
+            "-A -t 10.0.1.1:80\n-a -t 10.0.1.1:80 -r 10.0.2.1 --fullnat\n",
+        )
+        .unwrap_err();
+        assert!(e
+            .to_string()
+            .starts_with("restore: line 2: FULLNAT forwarding (--fullnat) needs ipvs_rs"));
+        // Plain rules restore and save as before, with no extension lines.
+        restore(&mut k, &args(false), RULES).unwrap();
+        assert_eq!(save(&mut k, Format::Human).unwrap(), RULES);
+        assert!(k.ext_log.is_empty());
+    }
+
+    #[test]
+    fn extension_kernel_errors_stop_at_their_line() {
+        let mut k = FakeKernel::default();
+        let input = "\
+-A -t 10.0.1.1:80 -s rr
+-P -t 10.0.1.1:80 -z 10.0.5.1
+-P -t 10.0.1.2:80 -z 10.0.5.1
+";
+        let e = restore(&mut k, &args(false), input).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "restore: line 3: IPVS_RS_CMD_NEW_LADDR failed: No such process (ESRCH): \
+             IPVS_RS_ATTR_SERVICE: no such service (stopped; the 2 lines before it were \
+             applied)"
+        );
+        assert_eq!(k.services[0].laddrs.len(), 1);
     }
 }

@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 //! `ipvsctl service add|edit|del|list`: virtual services.
+//!
+//! `--toa`/`--no-toa` are ipvs_rs's own setting: sent with the `IPVS_RS`
+//! family's `SET_SVC` after the `IPVS` request.
 
 use clap::{Args, Subcommand};
+use ipvs_core::netlink::ext::SvcExt;
 use ipvs_core::netlink::service::ServiceConfReq;
 use ipvs_core::service::{svc_flags, FlagsUpdate, Name, ServiceConf, ServiceKey};
 use ipvs_core::version::version_triple;
 
 use crate::client::Kernel;
+use crate::cmd_laddr::require_ext;
 use crate::error::Error;
 use crate::listing::{Columns, TableView};
 use crate::ops;
@@ -69,6 +74,10 @@ pub struct ServiceOpts {
     /// Persistence engine (e.g. sip).
     #[arg(long, value_name = "NAME")]
     pub pe: Option<String>,
+    /// Write the client's address into FULLNAT TCP connections as a TCP
+    /// option (TOA), for toa_rs on the real servers (ipvs_rs only).
+    #[arg(long)]
+    pub toa: bool,
 }
 
 /// Settings only `service edit` can remove.
@@ -83,6 +92,31 @@ pub struct ServiceClear {
     /// Remove the persistence engine.
     #[arg(long, conflicts_with = "pe")]
     pub no_pe: bool,
+    /// Stop writing TOA.
+    #[arg(long, conflicts_with = "toa")]
+    pub no_toa: bool,
+}
+
+impl ServiceOpts {
+    /// Whether an option of the `IPVS` family (not `--toa`) is given.
+    fn has_ipvs_settings(&self) -> bool {
+        let ipvs = ServiceOpts {
+            toa: false,
+            ..self.clone()
+        };
+        ipvs != ServiceOpts::default()
+    }
+}
+
+impl ServiceClear {
+    /// Whether an option of the `IPVS` family (not `--no-toa`) is given.
+    fn has_ipvs_settings(&self) -> bool {
+        let ipvs = ServiceClear {
+            no_toa: false,
+            ..self.clone()
+        };
+        ipvs != ServiceClear::default()
+    }
 }
 
 /// `ipvsctl service ...`.
@@ -298,7 +332,18 @@ pub fn run<K: Kernel>(
         ServiceCommand::Add { service, opts } => {
             let key = service.key()?;
             let conf = service_conf(&key, opts, &ServiceClear::default(), None)?;
+            if opts.toa {
+                require_ext(k, "--toa")?;
+            }
             ops::add_service(k, &key, &conf)?;
+            if opts.toa {
+                if let Err(e) = ops::set_svc_ext(k, &key, &SvcExt { toa: true }) {
+                    // Take the service away again: a failed command
+                    // changes nothing.
+                    let _ = ops::del_service(k, &key);
+                    return Err(e);
+                }
+            }
         }
         ServiceCommand::Edit {
             service,
@@ -307,10 +352,23 @@ pub fn run<K: Kernel>(
         } => {
             let key = service.key()?;
             check_values(&key, opts)?;
+            let toa = match (opts.toa, clear.no_toa) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            };
+            if toa.is_some() {
+                require_ext(k, if opts.toa { "--toa" } else { "--no-toa" })?;
+            }
             let (current, _) = ops::find_service(k, &key)?
                 .ok_or_else(|| Error::NotFound(format!("service {}", service_label(&key))))?;
             let conf = service_conf(&key, opts, clear, Some(&current))?;
-            ops::edit_service(k, &key, &conf)?;
+            if toa.is_none() || opts.has_ipvs_settings() || clear.has_ipvs_settings() {
+                ops::edit_service(k, &key, &conf)?;
+            }
+            if let Some(toa) = toa {
+                ops::set_svc_ext(k, &key, &SvcExt { toa })?;
+            }
         }
         ServiceCommand::Del { service } => {
             let key = service.key()?;
@@ -421,6 +479,7 @@ mod tests {
             sched_flags: Some("sh-fallback,sh-port".into()),
             onepacket: true,
             pe: None,
+            toa: false,
         };
         add(&mut k, "udp", "10.0.1.100:53", opts).unwrap();
         let c = conf(&k);
@@ -626,6 +685,124 @@ mod tests {
                 .to_string(),
             "invalid scheduler flag \"mh-port\": only for the mh scheduler, not sh"
         );
+    }
+
+    #[test]
+    fn toa_on_add_and_edit() {
+        let mut k = FakeKernel::default();
+        let toa = ServiceOpts {
+            toa: true,
+            ..Default::default()
+        };
+        add(&mut k, "tcp", "10.0.1.100:80", toa.clone()).unwrap();
+        assert!(k.services[0].ext.toa);
+        let text = run(
+            &mut k,
+            &ServiceCommand::List(ListArgs::default()),
+            Format::Human,
+        )
+        .unwrap();
+        assert!(text.ends_with("TCP  10.0.1.100:80 wlc toa\n"), "{text}");
+        let j: serde_json::Value = serde_json::from_str(
+            &run(
+                &mut k,
+                &ServiceCommand::List(ListArgs::default()),
+                Format::Json,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(j["services"][0]["toa"], true);
+        assert_eq!(j["services"][0]["laddrs"], serde_json::json!([]));
+        assert_eq!(
+            j["services"][0]["ext_stats"],
+            serde_json::json!({"toa_written": 0, "toa_skipped": 0, "fnat_exhausted": 0})
+        );
+        // --no-toa alone sends only the IPVS_RS request.
+        let ipvs_before = k.log.len();
+        edit(
+            &mut k,
+            ServiceOpts::default(),
+            ServiceClear {
+                no_toa: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(!k.services[0].ext.toa);
+        assert_eq!(k.log.len(), ipvs_before + 1, "only the GET_SERVICE");
+        // With another setting both go.
+        edit(
+            &mut k,
+            ServiceOpts {
+                sched: Some("rr".into()),
+                toa: true,
+                ..Default::default()
+            },
+            ServiceClear::default(),
+        )
+        .unwrap();
+        assert!(k.services[0].ext.toa);
+        assert_eq!(conf(&k).sched.as_str(), "rr");
+    }
+
+    #[test]
+    fn toa_without_the_ipvs_rs_family() {
+        let mut k = FakeKernel::default();
+        k.ext = false;
+        let toa = ServiceOpts {
+            toa: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            add(&mut k, "tcp", "10.0.1.100:80", toa.clone())
+                .unwrap_err()
+                .to_string(),
+            "--toa needs ipvs_rs: the IPVS_RS generic netlink family is not registered \
+             (upstream ip_vs has no FULLNAT, local addresses or TOA)"
+        );
+        assert!(k.services.is_empty() && k.sent() == 0);
+        // Plain IPVS commands and listings work as before, without TOA.
+        add(&mut k, "tcp", "10.0.1.100:80", ServiceOpts::default()).unwrap();
+        let j: serde_json::Value = serde_json::from_str(
+            &run(
+                &mut k,
+                &ServiceCommand::List(ListArgs::default()),
+                Format::Json,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(j["services"][0]["toa"], serde_json::Value::Null);
+        assert_eq!(j["services"][0]["laddrs"], serde_json::Value::Null);
+        assert!(edit(
+            &mut k,
+            ServiceOpts::default(),
+            ServiceClear {
+                no_toa: true,
+                ..Default::default()
+            }
+        )
+        .unwrap_err()
+        .to_string()
+        .starts_with("--no-toa needs ipvs_rs"));
+    }
+
+    #[test]
+    fn a_failed_toa_request_takes_the_new_service_away() {
+        let mut k = FakeKernel::default();
+        // Write 0 is NEW_SERVICE, write 1 the IPVS_RS SET_SVC.
+        k.fail_write = Some(1);
+        let toa = ServiceOpts {
+            toa: true,
+            ..Default::default()
+        };
+        let e = add(&mut k, "tcp", "10.0.1.100:80", toa).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "IPVS_RS_CMD_SET_SVC failed: Invalid argument (EINVAL): injected failure"
+        );
+        assert!(k.services.is_empty());
     }
 
     #[test]

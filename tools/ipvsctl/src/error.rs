@@ -10,6 +10,12 @@ pub enum Error {
     /// The `IPVS` generic netlink family does not exist: the module is not
     /// loaded.
     FamilyNotRegistered,
+    /// The `IPVS_RS` generic netlink family does not exist (upstream
+    /// `ip_vs`, or no module, is loaded) but `what` needs it.
+    ExtMissing {
+        /// What needs it, e.g. `FULLNAT forwarding`.
+        what: String,
+    },
     /// The kernel answered `EPERM`: the caller lacks `CAP_NET_ADMIN`.
     PermissionDenied {
         /// The request that was refused, e.g. `IPVS_CMD_GET_INFO`.
@@ -138,6 +144,12 @@ impl fmt::Display for Error {
                 f,
                 "the IPVS generic netlink family is not registered: \
                  load ipvs_rs (insmod build/ipvs_rs.ko)"
+            ),
+            Error::ExtMissing { what } => write!(
+                f,
+                "{} needs ipvs_rs: the IPVS_RS generic netlink family is not registered \
+                 (upstream ip_vs has no FULLNAT, local addresses or TOA)",
+                one_line(what)
             ),
             Error::PermissionDenied { request } => write!(
                 f,
@@ -290,6 +302,19 @@ mod tests {
             "the IPVS generic netlink family is not registered: \
              load ipvs_rs (insmod build/ipvs_rs.ko)"
         );
+    }
+
+    #[test]
+    fn ext_missing_names_what_needs_it() {
+        let e = Error::ExtMissing {
+            what: "FULLNAT forwarding".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "FULLNAT forwarding needs ipvs_rs: the IPVS_RS generic netlink family is not \
+             registered (upstream ip_vs has no FULLNAT, local addresses or TOA)"
+        );
+        assert_eq!(e.errno(), None);
     }
 
     #[test]

@@ -3,11 +3,19 @@
 //! `ipvs_core::control::execute` (the code `ipvs_rs` runs, with upstream's
 //! rules and errnos) and answers reads with `ipvs_core`'s dump encoders,
 //! so tests drive `ipvsctl` end to end through the real attribute bytes.
+//!
+//! It also models ipvs_rs's `IPVS_RS` family (local address pools, TOA),
+//! decoding requests and encoding replies with `ipvs_core::netlink::ext`;
+//! [`FakeKernel::ext`] false models upstream `ip_vs`, which has none.
 
 use ipvs_core::config::Timeouts;
 use ipvs_core::control::{self, Table};
 use ipvs_core::errno::Result as CoreResult;
 use ipvs_core::netlink::attr::AttrWriter;
+use ipvs_core::netlink::ext::{
+    self, decode_laddr, decode_svc_ext, encode_laddr_entry, encode_svc_ext, ExtAttrs, LaddrEntry,
+    SvcExt, SvcExtCounters,
+};
 use ipvs_core::netlink::ipvs::{cmd, encode_timeouts, Info};
 use ipvs_core::netlink::service::{
     decode_service, encode_dest, encode_service, CmdAttrs, DestConns,
@@ -16,7 +24,7 @@ use ipvs_core::service::{DestConf, DestKey, ServiceConf, ServiceKey};
 use ipvs_core::stats::Stats;
 use ipvs_core::version::IPVS_VERSION_CODE;
 
-use crate::client::{cmd_name, Kernel};
+use crate::client::{cmd_name, ext_cmd_name, Kernel};
 use crate::error::Error;
 
 /// Upstream's schedulers.
@@ -40,6 +48,12 @@ pub struct FakeService {
     pub conf: ServiceConf,
     pub stats: Stats,
     pub dests: Vec<FakeDest>,
+    /// `IPVS_RS` settings.
+    pub ext: SvcExt,
+    /// `IPVS_RS` counters (`laddrs` is computed).
+    pub ext_counters: SvcExtCounters,
+    /// The local address pool, in insertion order.
+    pub laddrs: Vec<LaddrEntry>,
 }
 
 /// The model: services in insertion order (as the kernel's hash lists
@@ -48,10 +62,15 @@ pub struct FakeService {
 pub struct FakeKernel {
     pub services: Vec<FakeService>,
     pub timeouts: Timeouts,
-    /// Every request: command and attribute bytes.
+    /// Every IPVS request: command and attribute bytes.
     pub log: Vec<(u8, Vec<u8>)>,
-    /// Fail the request with this index (0-based, counting writes only)
-    /// with `EINVAL`, to test error paths.
+    /// Every `IPVS_RS` request.
+    pub ext_log: Vec<(u8, Vec<u8>)>,
+    /// Whether the `IPVS_RS` family is registered (false: upstream
+    /// `ip_vs`).
+    pub ext: bool,
+    /// Fail the request with this index (0-based, counting writes of
+    /// both families only) with `EINVAL`, to test error paths.
     pub fail_write: Option<usize>,
     writes: usize,
 }
@@ -62,6 +81,8 @@ impl Default for FakeKernel {
             services: Vec::new(),
             timeouts: Timeouts::DEFAULT,
             log: Vec::new(),
+            ext_log: Vec::new(),
+            ext: true,
             fail_write: None,
             writes: 0,
         }
@@ -69,6 +90,136 @@ impl Default for FakeKernel {
 }
 
 impl FakeKernel {
+    /// Number of requests sent, of both families.
+    pub fn sent(&self) -> usize {
+        self.log.len() + self.ext_log.len()
+    }
+
+    /// Sets the `IPVS_RS` counters of a service and of its local
+    /// addresses.
+    pub fn set_ext_stats(&mut self, key: &ServiceKey, base: u64) {
+        for s in self.services.iter_mut().filter(|s| s.key == *key) {
+            s.ext_counters = SvcExtCounters {
+                toa_written: base,
+                toa_skipped: base + 1,
+                fnat_exhausted: base + 2,
+                laddrs: 0,
+            };
+            for (i, l) in s.laddrs.iter_mut().enumerate() {
+                l.conns = u32::try_from(base).unwrap_or(u32::MAX) + i as u32;
+                l.exhausted = base * 10 + i as u64;
+            }
+        }
+    }
+
+    fn ext_err(command: u8, errno: i32, msg: &str) -> Error {
+        Error::from_errno(ext_cmd_name(command), errno, Some(msg.into()))
+    }
+
+    fn ext_core_err(command: u8, e: ipvs_core::errno::Error) -> Error {
+        Error::from_errno(
+            ext_cmd_name(command),
+            e.errno.code(),
+            Some(e.msg.to_string_lossy().into_owned()),
+        )
+    }
+
+    /// Executes an `IPVS_RS` request.
+    fn ext_execute(
+        &mut self,
+        command: u8,
+        attrs: &[u8],
+        dump: bool,
+    ) -> Result<Vec<Vec<u8>>, Error> {
+        let a = ExtAttrs::parse(attrs).map_err(|e| Self::ext_core_err(command, e))?;
+        let key = a.service_key().map_err(|e| Self::ext_core_err(command, e));
+        let found = key
+            .as_ref()
+            .ok()
+            .and_then(|key| self.services.iter().position(|s| s.key == *key));
+        // As GET_DEST: a dump of an unknown service is empty.
+        if dump && found.is_none() {
+            return Ok(Vec::new());
+        }
+        let key = key?;
+        let i = found.ok_or_else(|| {
+            Self::ext_err(
+                command,
+                libc::ESRCH,
+                "IPVS_RS_ATTR_SERVICE: no such service",
+            )
+        })?;
+        let write = matches!(
+            command,
+            ext::cmd::NEW_LADDR | ext::cmd::DEL_LADDR | ext::cmd::SET_SVC
+        );
+        if write {
+            let n = self.writes;
+            self.writes += 1;
+            if self.fail_write == Some(n) {
+                return Err(Self::ext_err(command, libc::EINVAL, "injected failure"));
+            }
+        }
+        let s = &mut self.services[i];
+        match (command, dump) {
+            (ext::cmd::NEW_LADDR, false) => {
+                let addr =
+                    decode_laddr(a.laddr, key.af()).map_err(|e| Self::ext_core_err(command, e))?;
+                if s.laddrs.iter().any(|l| l.addr == addr) {
+                    return Err(Self::ext_err(
+                        command,
+                        libc::EEXIST,
+                        "IPVS_RS_LADDR_ATTR_ADDR: the service already has this local address",
+                    ));
+                }
+                s.laddrs.push(LaddrEntry {
+                    addr,
+                    conns: 0,
+                    exhausted: 0,
+                });
+                Ok(Vec::new())
+            }
+            (ext::cmd::DEL_LADDR, false) => {
+                let addr =
+                    decode_laddr(a.laddr, key.af()).map_err(|e| Self::ext_core_err(command, e))?;
+                let before = s.laddrs.len();
+                s.laddrs.retain(|l| l.addr != addr);
+                if s.laddrs.len() == before {
+                    return Err(Self::ext_err(
+                        command,
+                        libc::ENOENT,
+                        "IPVS_RS_LADDR_ATTR_ADDR: the service has no such local address",
+                    ));
+                }
+                Ok(Vec::new())
+            }
+            (ext::cmd::GET_LADDR, true) => s
+                .laddrs
+                .iter()
+                .map(|l| {
+                    Self::entry(command, |w| {
+                        encode_laddr_entry(w, &key, &l.addr, l.conns, l.exhausted)
+                    })
+                })
+                .collect(),
+            (ext::cmd::SET_SVC, false) => {
+                s.ext =
+                    decode_svc_ext(a.svc_ext, s.ext).map_err(|e| Self::ext_core_err(command, e))?;
+                Ok(Vec::new())
+            }
+            (ext::cmd::GET_SVC, false) => {
+                let c = SvcExtCounters {
+                    laddrs: u32::try_from(s.laddrs.len()).unwrap_or(u32::MAX),
+                    ..s.ext_counters
+                };
+                let e = s.ext;
+                Ok(vec![Self::entry(command, |w| {
+                    encode_svc_ext(w, &key, &e, &c)
+                })?])
+            }
+            _ => Err(Self::ext_err(command, libc::EOPNOTSUPP, "unknown command")),
+        }
+    }
     /// Sets the counters of a service and its real servers.
     pub fn set_stats(&mut self, key: &ServiceKey, base: u64) {
         let stats = |b: u64| Stats {
@@ -135,6 +286,9 @@ impl Table for FakeKernel {
             conf,
             stats: Stats::default(),
             dests: Vec::new(),
+            ext: SvcExt::default(),
+            ext_counters: SvcExtCounters::default(),
+            laddrs: Vec::new(),
         });
         Ok(())
     }
@@ -260,5 +414,19 @@ impl Kernel for FakeKernel {
                 Ok(Vec::new())
             }
         }
+    }
+
+    fn has_ext(&mut self) -> Result<bool, Error> {
+        Ok(self.ext)
+    }
+
+    fn ext_call(&mut self, command: u8, attrs: &[u8], dump: bool) -> Result<Vec<Vec<u8>>, Error> {
+        if !self.ext {
+            return Err(Error::ExtMissing {
+                what: ext_cmd_name(command).into(),
+            });
+        }
+        self.ext_log.push((command, attrs.to_vec()));
+        self.ext_execute(command, attrs, dump)
     }
 }

@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The service table as `ipvsctl service list` and `ipvsctl stats` show it:
 //! text in the layout of `ipvsadm -L -n` (the address columns grow for long
-//! IPv6 addresses instead of being cut), and JSON with every field.
+//! IPv6 addresses instead of being cut), and JSON with every field. What
+//! only ipvs_rs has (TOA, FULLNAT local addresses and their counters) is
+//! added where it does not disturb that layout: flags at the end of a
+//! service line, a second table after the counters of `stats`, and
+//! `ipvsctl laddr list`'s own table.
 
 use std::fmt::Write as _;
 
@@ -10,7 +14,9 @@ use ipvs_core::service::{svc_flags, FwdMethod, ServiceKey, TunType};
 use ipvs_core::stats::Stats;
 use serde::Serialize;
 
-use crate::ops::{DestEntry, ServiceEntry};
+use ipvs_core::netlink::ext::LaddrEntry;
+
+use crate::ops::{DestEntry, ServiceEntry, ServiceExt};
 use crate::output::Render;
 use crate::values::{
     default_netmask, fmt_addr, fmt_addr_port, fmt_netmask, fwd_json_name, is_persistent,
@@ -119,9 +125,9 @@ pub struct DestView {
     pub stats: StatsView,
 }
 
-/// A virtual service with its real servers, for JSON.
+/// What identifies a virtual service, for JSON.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ServiceView {
+pub struct ServiceIdView {
     /// `tcp`, `udp`, `sctp` or `fwmark`.
     pub protocol: &'static str,
     /// `ipv4` or `ipv6`.
@@ -132,6 +138,72 @@ pub struct ServiceView {
     pub port: Option<u16>,
     /// The mark of a fwmark service.
     pub fwmark: Option<u32>,
+}
+
+impl From<&ServiceKey> for ServiceIdView {
+    fn from(key: &ServiceKey) -> Self {
+        let (protocol, address, port, fwmark) = match key {
+            ServiceKey::Addr { proto, addr, port } => {
+                let p = match proto {
+                    ipvs_core::service::Protocol::Tcp => "tcp",
+                    ipvs_core::service::Protocol::Udp => "udp",
+                    ipvs_core::service::Protocol::Sctp => "sctp",
+                };
+                (p, Some(fmt_addr(addr)), Some(*port), None)
+            }
+            ServiceKey::Fwmark { mark, .. } => ("fwmark", None, None, Some(*mark)),
+        };
+        ServiceIdView {
+            protocol,
+            family: family(key.af()),
+            address,
+            port,
+            fwmark,
+        }
+    }
+}
+
+/// A FULLNAT local address, for JSON.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LaddrView {
+    /// Address.
+    pub address: String,
+    /// `ipv4` or `ipv6`.
+    pub family: &'static str,
+    /// Connections using it as their source now.
+    pub conns: u32,
+    /// Connections refused because its source ports were all in use.
+    pub exhausted: u64,
+}
+
+impl From<&LaddrEntry> for LaddrView {
+    fn from(l: &LaddrEntry) -> Self {
+        LaddrView {
+            address: fmt_addr(&l.addr),
+            family: family(l.addr.af()),
+            conns: l.conns,
+            exhausted: l.exhausted,
+        }
+    }
+}
+
+/// The TOA and FULLNAT counters of a service, for JSON.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ExtStatsView {
+    /// TOA options written into FULLNAT TCP connections.
+    pub toa_written: u64,
+    /// TOA options not written (no room in the segment).
+    pub toa_skipped: u64,
+    /// FULLNAT connections refused for want of a local address and port.
+    pub fnat_exhausted: u64,
+}
+
+/// A virtual service with its real servers, for JSON.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ServiceView {
+    /// What identifies it.
+    #[serde(flatten)]
+    pub id: ServiceIdView,
     /// Scheduler.
     pub scheduler: String,
     /// `persistent`, `onepacket` and the scheduler flags by name.
@@ -146,6 +218,13 @@ pub struct ServiceView {
     pub stats: StatsView,
     /// Real servers.
     pub dests: Vec<DestView>,
+    /// Whether TOA is written on FULLNAT TCP connections; null without
+    /// ipvs_rs's `IPVS_RS` family (upstream `ip_vs`).
+    pub toa: Option<bool>,
+    /// The FULLNAT local addresses; null without the `IPVS_RS` family.
+    pub laddrs: Option<Vec<LaddrView>>,
+    /// TOA and FULLNAT counters; null without the `IPVS_RS` family.
+    pub ext_stats: Option<ExtStatsView>,
 }
 
 fn family(af: Af) -> &'static str {
@@ -181,17 +260,6 @@ impl From<&DestEntry> for DestView {
 
 impl From<&ServiceEntry> for ServiceView {
     fn from(s: &ServiceEntry) -> Self {
-        let (protocol, address, port, fwmark) = match &s.key {
-            ServiceKey::Addr { proto, addr, port } => {
-                let p = match proto {
-                    ipvs_core::service::Protocol::Tcp => "tcp",
-                    ipvs_core::service::Protocol::Udp => "udp",
-                    ipvs_core::service::Protocol::Sctp => "sctp",
-                };
-                (p, Some(fmt_addr(addr)), Some(*port), None)
-            }
-            ServiceKey::Fwmark { mark, .. } => ("fwmark", None, None, Some(*mark)),
-        };
         let mut flags = Vec::new();
         if is_persistent(&s.conf) {
             flags.push("persistent");
@@ -200,12 +268,9 @@ impl From<&ServiceEntry> for ServiceView {
             flags.push("onepacket");
         }
         flags.extend(sched_flag_names(s.conf.sched.as_str(), s.conf.flags));
+        let ext = s.ext.as_ref();
         ServiceView {
-            protocol,
-            family: family(s.key.af()),
-            address,
-            port,
-            fwmark,
+            id: ServiceIdView::from(&s.key),
             scheduler: s.conf.sched.as_str().to_owned(),
             flags,
             persistent: is_persistent(&s.conf).then_some(s.conf.timeout),
@@ -213,6 +278,13 @@ impl From<&ServiceEntry> for ServiceView {
             pe: (!s.conf.pe.is_empty()).then(|| s.conf.pe.as_str().to_owned()),
             stats: StatsView::from(&s.stats),
             dests: s.dests.iter().map(DestView::from).collect(),
+            toa: ext.map(|e| e.settings.toa),
+            laddrs: ext.map(|e| e.laddrs.iter().map(LaddrView::from).collect()),
+            ext_stats: ext.map(|e| ExtStatsView {
+                toa_written: e.counters.toa_written,
+                toa_skipped: e.counters.toa_skipped,
+                fnat_exhausted: e.counters.fnat_exhausted,
+            }),
         }
     }
 }
@@ -290,7 +362,81 @@ fn service_line(s: &ServiceEntry) -> String {
     if s.conf.flags & svc_flags::ONEPACKET != 0 {
         line.push_str(" ops");
     }
+    if let Some(e) = &s.ext {
+        if e.settings.toa {
+            line.push_str(" toa");
+        }
+        if !e.laddrs.is_empty() {
+            let _ = write!(line, " laddrs {}", e.laddrs.len());
+        }
+    }
     line
+}
+
+/// Whether a service has anything of ipvs_rs's extensions to show: TOA
+/// on, local addresses, FULLNAT real servers or non-zero counters.
+fn has_ext_state(s: &ServiceEntry) -> Option<&ServiceExt> {
+    let e = s.ext.as_ref()?;
+    let c = &e.counters;
+    let used = e.settings.toa
+        || !e.laddrs.is_empty()
+        || s.dests.iter().any(|d| d.conf.fwd == FwdMethod::FullNat)
+        || c.toa_written != 0
+        || c.toa_skipped != 0
+        || c.fnat_exhausted != 0;
+    used.then_some(e)
+}
+
+/// A counter in a 10-character column (the extension table).
+fn num10(n: u64, exact: bool) -> String {
+    format!(" {:>10}", largenum(n, exact).trim_start())
+}
+
+/// The second table of `ipvsctl stats`: TOA and FULLNAT counters of the
+/// services that use them, and the counters of their local addresses.
+/// Empty when no service does (or without the `IPVS_RS` family).
+fn ext_counters_table(entries: &[ServiceEntry], sw: usize, exact: bool) -> String {
+    let used: Vec<(&ServiceEntry, &ServiceExt)> = entries
+        .iter()
+        .filter_map(|s| has_ext_state(s).map(|e| (s, e)))
+        .collect();
+    if used.is_empty() {
+        return String::new();
+    }
+    let ndw = sw - 5;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n{:<sw$} {:>10} {:>10} {:>10}",
+        "Prot LocalAddress:Port", "TOAWritten", "TOASkipped", "Exhausted"
+    );
+    let _ = writeln!(
+        out,
+        "  -> {:<ndw$} {:>10} {:>10} {:>10}",
+        "LocalAddress", "InUseConn", "", "Exhausted"
+    );
+    for (s, e) in used {
+        let c = &e.counters;
+        let _ = writeln!(
+            out,
+            "{:<sw$}{}{}{}",
+            svc_name(&s.key),
+            num10(c.toa_written, exact),
+            num10(c.toa_skipped, exact),
+            num10(c.fnat_exhausted, exact)
+        );
+        for l in &e.laddrs {
+            let _ = writeln!(
+                out,
+                "  -> {:<ndw$}{} {:>10}{}",
+                fmt_addr(&l.addr),
+                num10(u64::from(l.conns), exact),
+                "",
+                num10(l.exhausted, exact)
+            );
+        }
+    }
+    out
 }
 
 /// A counter as `ipvsadm` prints it: 9 columns, with K, M, G or T beyond
@@ -367,6 +513,14 @@ impl Render for TableView {
             .map(|s| svc_name(&s.key).len())
             .max()
             .unwrap_or(0);
+        let longest_laddr = self
+            .entries
+            .iter()
+            .filter_map(|s| s.ext.as_ref())
+            .flat_map(|e| e.laddrs.iter().map(|l| fmt_addr(&l.addr).len()))
+            .max()
+            .unwrap_or(0);
+        let longest_dest = longest_dest.max(longest_laddr);
         // Real server column, and the first column of the numeric layouts.
         let dw = longest_dest.max(28);
         let sw = longest_svc.max(33).max(dw + 5);
@@ -481,6 +635,9 @@ impl Render for TableView {
                 };
             }
         }
+        if c == Columns::Counters {
+            out.push_str(&ext_counters_table(&self.entries, sw, x));
+        }
         // ipvsadm pads the last column; trailing blanks only get in the way.
         let mut trimmed = String::with_capacity(out.len());
         for line in out.lines() {
@@ -539,6 +696,7 @@ mod tests {
                 inpkts: 5,
                 ..Stats::default()
             },
+            ext: None,
             dests: vec![
                 dest(Addr::v4([10, 0, 2, 11]), 80, FwdMethod::Masq, 1),
                 dest(Addr::v4([10, 0, 2, 12]), 80, FwdMethod::Masq, 0),
@@ -563,6 +721,7 @@ mod tests {
             },
             stats: Stats::default(),
             dests: vec![tun],
+            ext: None,
         };
         vec![web, fw]
     }
@@ -713,5 +872,132 @@ mod tests {
             "Prot LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n"
         );
         assert_eq!(render(&v, Format::Json).unwrap(), "{\"services\":[]}\n");
+    }
+
+    /// [`table`] with ipvs_rs's extensions: the web service has FULLNAT
+    /// real servers, TOA and two local addresses; the fwmark service
+    /// nothing of them.
+    fn ext_table() -> Vec<ServiceEntry> {
+        let mut t = table();
+        t[0].dests[1].conf.fwd = FwdMethod::FullNat;
+        t[0].ext = Some(ServiceExt {
+            settings: ipvs_core::netlink::ext::SvcExt { toa: true },
+            counters: ipvs_core::netlink::ext::SvcExtCounters {
+                toa_written: 1_234,
+                toa_skipped: 2,
+                fnat_exhausted: 3,
+                laddrs: 2,
+            },
+            laddrs: vec![
+                LaddrEntry {
+                    addr: Addr::v4([10, 0, 5, 1]),
+                    conns: 7,
+                    exhausted: 0,
+                },
+                LaddrEntry {
+                    addr: Addr::v4([10, 0, 5, 2]),
+                    conns: 8,
+                    exhausted: 300_000_000_000,
+                },
+            ],
+        });
+        t[1].ext = Some(ServiceExt::default());
+        t
+    }
+
+    #[test]
+    fn ext_in_the_default_listing() {
+        let v = TableView::new(ext_table(), None, Columns::Default, false);
+        assert_eq!(
+            render(&v, Format::Human).unwrap(),
+            "Prot LocalAddress:Port Scheduler Flags\n\
+             \x20 -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n\
+             TCP  10.0.1.100:80 wlc persistent 600 mask 255.255.255.0 toa laddrs 2\n\
+             \x20 -> 10.0.2.11:80                 Masq    1      12         3\n\
+             \x20 -> 10.0.2.12:80                 FullNat 0      12         3\n\
+             FWM  42 sh (sh-port) ops\n\
+             \x20 -> 192.168.0.2:0                Tunnel  2      12         3\n"
+        );
+    }
+
+    #[test]
+    fn ext_counters_after_the_stats() {
+        let v = TableView::new(ext_table(), None, Columns::Counters, false);
+        let text = render(&v, Format::Human).unwrap();
+        let tail: Vec<&str> = text.lines().skip_while(|l| !l.is_empty()).collect();
+        assert_eq!(
+            tail,
+            [
+                "",
+                "Prot LocalAddress:Port            TOAWritten TOASkipped  Exhausted",
+                "  -> LocalAddress                  InUseConn             Exhausted",
+                "TCP  10.0.1.100:80                      1234          2          3",
+                "  -> 10.0.5.1                              7                     0",
+                "  -> 10.0.5.2                              8                  300G",
+            ]
+        );
+        let v = TableView::new(ext_table(), None, Columns::Counters, true);
+        let text = render(&v, Format::Human).unwrap();
+        assert!(
+            text.ends_with(
+                "  -> 10.0.5.2                              8            300000000000\n"
+            ),
+            "{text}"
+        );
+        // Nothing extra without extension state, or without the family.
+        let mut t = ext_table();
+        t[0].ext = Some(ServiceExt::default());
+        t[0].dests[1].conf.fwd = FwdMethod::Masq;
+        let with = render(
+            &TableView::new(t, None, Columns::Counters, false),
+            Format::Human,
+        );
+        let without = render(
+            &TableView::new(table(), None, Columns::Counters, false),
+            Format::Human,
+        );
+        assert_eq!(with.unwrap(), without.unwrap());
+        // Only `stats` has the second table.
+        let v = TableView::new(ext_table(), None, Columns::Stats, false);
+        assert!(!render(&v, Format::Human).unwrap().contains("TOAWritten"));
+    }
+
+    #[test]
+    fn ext_in_json() {
+        let v = TableView::new(ext_table(), None, Columns::Default, false);
+        let j: serde_json::Value =
+            serde_json::from_str(&render(&v, Format::Json).unwrap()).unwrap();
+        let web = &j["services"][0];
+        assert_eq!(web["toa"], true);
+        assert_eq!(
+            web["laddrs"],
+            serde_json::json!([
+                {"address": "10.0.5.1", "family": "ipv4", "conns": 7, "exhausted": 0},
+                {"address": "10.0.5.2", "family": "ipv4", "conns": 8,
+                 "exhausted": 300_000_000_000u64}
+            ])
+        );
+        assert_eq!(
+            web["ext_stats"],
+            serde_json::json!({"toa_written": 1234, "toa_skipped": 2, "fnat_exhausted": 3})
+        );
+        assert_eq!(web["dests"][1]["forward"], "fullnat");
+        assert_eq!(j["services"][1]["toa"], false);
+        assert_eq!(j["services"][1]["laddrs"], serde_json::json!([]));
+        // Without the IPVS_RS family: null, and the field order of the
+        // identifying fields is unchanged.
+        let v = TableView::new(table(), None, Columns::Default, false);
+        let json = render(&v, Format::Json).unwrap();
+        assert!(
+            json.starts_with(
+                "{\"services\":[{\"protocol\":\"tcp\",\"family\":\"ipv4\",\
+                 \"address\":\"10.0.1.100\",\"port\":80,\"fwmark\":null,\"scheduler\":"
+            ),
+            "{json}"
+        );
+        let j: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(j["services"][0]["toa"], serde_json::Value::Null);
+        assert_eq!(j["services"][0]["laddrs"], serde_json::Value::Null);
+        assert_eq!(j["services"][0]["ext_stats"], serde_json::Value::Null);
     }
 }

@@ -3,16 +3,19 @@
 //! netlink ABI (the one `ipvsadm` uses).
 //!
 //! This file holds the command line and the dispatch. `cmd_*` run the
-//! commands (`cmd_service`, `cmd_dest`, `cmd_table`: stats, zero, flush;
-//! `cmd_timeout`; `cmd_save`: save and restore; `cmd_conn`: the
-//! connection list from `/proc`); `values` parses and formats
-//! what operators type; `savefile` is the `ipvsadm -S` rule format;
-//! `ops` are the typed IPVS requests, which `client` sends to the kernel;
-//! `listing` and `output` render results; `error` says what went wrong.
+//! commands (`cmd_service`, `cmd_dest`, `cmd_laddr`: FULLNAT local
+//! addresses; `cmd_table`: stats, zero, flush; `cmd_timeout`;
+//! `cmd_save`: save and restore; `cmd_conn`: the connection list from
+//! `/proc`); `values` parses and formats what operators type; `savefile`
+//! is the `ipvsadm -S` rule format (with ipvs_rs's extensions); `ops` are
+//! the typed requests of the `IPVS` family and of ipvs_rs's `IPVS_RS`
+//! family, which `client` sends to the kernel; `listing` and `output`
+//! render results; `error` says what went wrong.
 
 mod client;
 mod cmd_conn;
 mod cmd_dest;
+mod cmd_laddr;
 mod cmd_save;
 mod cmd_service;
 mod cmd_table;
@@ -34,6 +37,7 @@ use clap::{Parser, Subcommand};
 use crate::client::{Kernel, LazyClient};
 use crate::cmd_conn::ConnCommand;
 use crate::cmd_dest::DestCommand;
+use crate::cmd_laddr::LaddrCommand;
 use crate::cmd_save::RestoreArgs;
 use crate::cmd_service::ServiceCommand;
 use crate::cmd_table::{MaybeService, StatsArgs};
@@ -66,6 +70,10 @@ enum Command {
     /// Add, edit or delete real servers of a virtual service.
     #[command(subcommand, visible_alias = "server")]
     Dest(DestCommand),
+    /// Add, delete or list the local addresses of FULLNAT services
+    /// (ipvs_rs only).
+    #[command(subcommand)]
+    Laddr(LaddrCommand),
     /// Show the counters and rates of every service and real server, or of
     /// one service.
     Stats(StatsArgs),
@@ -101,6 +109,7 @@ fn run<K: Kernel>(cli: &Cli, k: &mut K) -> Result<String, Error> {
         Command::Timeout(c) => cmd_timeout::run(k, c, format),
         Command::Service(c) => cmd_service::run(k, c, format),
         Command::Dest(c) => cmd_dest::run(k, c),
+        Command::Laddr(c) => cmd_laddr::run(k, c, format),
         Command::Stats(args) => cmd_table::stats(k, args, format),
         Command::Zero(service) => cmd_table::zero(k, service),
         Command::Flush => cmd_table::flush(k),
@@ -246,6 +255,7 @@ mod tests {
                     sched_flags: Some("sh-port".into()),
                     onepacket: true,
                     pe: Some("sip".into()),
+                    toa: false,
                 },
             })
         );
@@ -371,6 +381,7 @@ mod tests {
                 },
                 opts: cmd_dest::DestOpts {
                     fwd: Some("tun".into()),
+                    fullnat: false,
                     weight: Some("3".into()),
                     upper: Some("100".into()),
                     lower: Some("10".into()),
@@ -648,6 +659,156 @@ mod tests {
     }
 
     #[test]
+    fn fullnat_commands() {
+        let c = cmd(&["laddr", "add", "tcp", "10.0.1.100:80", "10.0.5.1"]);
+        let la = cmd_laddr::LaddrArg {
+            service: svc_arg("tcp", "10.0.1.100:80", false),
+            address: "10.0.5.1".into(),
+        };
+        assert_eq!(c, Command::Laddr(LaddrCommand::Add(la.clone())));
+        assert_eq!(
+            cmd(&["laddr", "delete", "tcp", "10.0.1.100:80", "10.0.5.1"]),
+            Command::Laddr(LaddrCommand::Del(la))
+        );
+        assert_eq!(
+            cmd(&["laddr", "ls"]),
+            Command::Laddr(LaddrCommand::List(MaybeService::default()))
+        );
+        let c = cmd(&["laddr", "list", "fwmark", "7", "-6", "--json"]);
+        let Command::Laddr(LaddrCommand::List(m)) = c else {
+            panic!("{c:?}");
+        };
+        assert_eq!((m.target.as_deref(), m.ipv6), (Some("7"), true));
+        let c = cmd(&["service", "add", "tcp", "10.0.1.100:80", "--toa"]);
+        let Command::Service(ServiceCommand::Add { opts, .. }) = c else {
+            panic!("{c:?}");
+        };
+        assert!(opts.toa);
+        let c = cmd(&["service", "edit", "tcp", "10.0.1.100:80", "--no-toa"]);
+        let Command::Service(ServiceCommand::Edit { clear, .. }) = c else {
+            panic!("{c:?}");
+        };
+        assert!(clear.no_toa);
+        let c = cmd(&[
+            "dest",
+            "add",
+            "tcp",
+            "10.0.1.100:80",
+            "10.0.2.11",
+            "--fullnat",
+        ]);
+        let Command::Dest(DestCommand::Add { opts, .. }) = c else {
+            panic!("{c:?}");
+        };
+        assert!(opts.fullnat && opts.fwd.is_none());
+        let kind = |args: &[&str]| parse(args).unwrap_err().kind();
+        assert_eq!(
+            kind(&[
+                "dest",
+                "add",
+                "tcp",
+                "1.1.1.1:80",
+                "2.2.2.2",
+                "--fullnat",
+                "--fwd",
+                "nat"
+            ]),
+            ErrorKind::ArgumentConflict
+        );
+        assert_eq!(
+            kind(&["service", "edit", "tcp", "1.1.1.1:80", "--toa", "--no-toa"]),
+            ErrorKind::ArgumentConflict
+        );
+        assert_eq!(
+            kind(&["service", "add", "tcp", "1.1.1.1:80", "--no-toa"]),
+            ErrorKind::UnknownArgument
+        );
+        assert_eq!(
+            kind(&["laddr", "add", "tcp", "1.1.1.1:80"]),
+            ErrorKind::MissingRequiredArgument
+        );
+        assert_eq!(
+            kind(&["laddr", "list", "tcp"]),
+            ErrorKind::MissingRequiredArgument
+        );
+    }
+
+    #[test]
+    fn a_fullnat_session() {
+        let mut k = fake::FakeKernel::default();
+        let ok = |k: &mut fake::FakeKernel, args: &[&str]| {
+            exec(k, args).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+        };
+        let v = "10.0.1.100:80";
+        ok(&mut k, &["service", "add", "tcp", v, "-s", "rr", "--toa"]);
+        ok(&mut k, &["laddr", "add", "tcp", v, "10.0.5.1"]);
+        ok(&mut k, &["laddr", "add", "tcp", v, "10.0.5.2"]);
+        ok(
+            &mut k,
+            &["dest", "add", "tcp", v, "10.0.2.11:8080", "--fullnat"],
+        );
+        ok(
+            &mut k,
+            &[
+                "dest",
+                "add",
+                "tcp",
+                v,
+                "10.0.2.12:8080",
+                "--fwd",
+                "fullnat",
+                "-w",
+                "2",
+            ],
+        );
+        assert_eq!(
+            ok(&mut k, &["service", "list"]),
+            "IP Virtual Server version 1.2.1 (size=4096)\n\
+             Prot LocalAddress:Port Scheduler Flags\n\
+             \x20 -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n\
+             TCP  10.0.1.100:80 rr toa laddrs 2\n\
+             \x20 -> 10.0.2.11:8080               FullNat 1      0          0\n\
+             \x20 -> 10.0.2.12:8080               FullNat 2      0          0\n"
+        );
+        let saved = ok(&mut k, &["save"]);
+        assert_eq!(
+            saved,
+            "-A -t 10.0.1.100:80 -s rr --toa\n\
+             -P -t 10.0.1.100:80 -z 10.0.5.1\n\
+             -P -t 10.0.1.100:80 -z 10.0.5.2\n\
+             -a -t 10.0.1.100:80 -r 10.0.2.11:8080 --fullnat -w 1\n\
+             -a -t 10.0.1.100:80 -r 10.0.2.12:8080 --fullnat -w 2\n"
+        );
+        let key = k.services[0].key;
+        k.set_ext_stats(&key, 5);
+        let stats = ok(&mut k, &["stats"]);
+        assert!(
+            stats
+                .contains("\nTCP  10.0.1.100:80                         5          6          7\n"),
+            "{stats}"
+        );
+        let j: serde_json::Value = serde_json::from_str(&ok(&mut k, &["--json", "stats"])).unwrap();
+        assert_eq!(j["services"][0]["ext_stats"]["fnat_exhausted"], 7);
+        assert_eq!(j["services"][0]["laddrs"][0]["conns"], 5);
+        ok(&mut k, &["flush"]);
+        assert_eq!(
+            ok(&mut k, &["laddr", "list"]),
+            "Prot LocalAddress:Port\n  -> LocalAddress                 InUseConn  Exhausted\n"
+        );
+        cmd_save::restore(&mut k, &RestoreArgs::default(), &saved).unwrap();
+        assert_eq!(ok(&mut k, &["save"]), saved);
+        // Bad values: named, nothing sent.
+        let sent = k.sent();
+        let e = exec(&mut k, &["laddr", "add", "tcp", v, "[2001:db8::5]"]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid local address \"[2001:db8::5]\": IPv6, but service TCP 10.0.1.100:80 \
+             is IPv4: local addresses are of the service's family"
+        );
+        assert_eq!(k.sent(), sent);
+    }
+
+    #[test]
     fn help_and_version() {
         assert_eq!(
             parse(&["--help"]).unwrap_err().kind(),
@@ -662,7 +823,7 @@ mod tests {
         assert!(help.contains("info"), "{help}");
         assert!(help.contains("timeout"), "{help}");
         for command in [
-            "service", "dest", "stats", "zero", "flush", "save", "restore",
+            "service", "dest", "laddr", "stats", "zero", "flush", "save", "restore",
         ] {
             assert!(help.contains(command), "{help}");
         }

@@ -2,11 +2,18 @@
 //! The IPVS requests `ipvsctl` makes, typed: each one encodes its request
 //! with `ipvs_core` (the encoders libipvs's layout is checked against),
 //! sends it through a [`Kernel`], and decodes the replies with `ipvs_core`.
+//! The same for ipvs_rs's `IPVS_RS` family (local addresses, TOA) with
+//! `ipvs_core::netlink::ext`; readers treat its absence (upstream `ip_vs`)
+//! as "no extension data".
 
-use ipvs_core::addr::Af;
+use ipvs_core::addr::{Addr, Af};
 use ipvs_core::config::Timeouts;
 use ipvs_core::errno::Error as CoreError;
 use ipvs_core::netlink::attr::{AttrWriter, Attrs};
+use ipvs_core::netlink::ext::{
+    self, decode_laddr_entry, decode_svc_ext_reply, encode_laddr_req, encode_svc_ext_req,
+    LaddrEntry, SvcExt, SvcExtCounters,
+};
 use ipvs_core::netlink::ipvs::{cmd, decode_timeouts, Info};
 use ipvs_core::netlink::service::{
     decode_dest_entry, decode_service_entry, encode_dest_req, encode_service_req,
@@ -15,7 +22,7 @@ use ipvs_core::netlink::service::{
 use ipvs_core::service::{DestConf, DestKey, ServiceConf, ServiceKey};
 use ipvs_core::stats::Stats;
 
-use crate::client::{bad_attrs, cmd_name, Kernel};
+use crate::client::{bad_attrs, cmd_name, ext_cmd_name, Kernel};
 use crate::error::Error;
 use crate::values::service_label;
 
@@ -36,6 +43,17 @@ pub struct DestEntry {
     pub stats: Stats,
 }
 
+/// What ipvs_rs's `IPVS_RS` family knows of a service.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServiceExt {
+    /// Settings (TOA).
+    pub settings: SvcExt,
+    /// TOA and FULLNAT counters.
+    pub counters: SvcExtCounters,
+    /// The local address pool, in [`laddr_order`].
+    pub laddrs: Vec<LaddrEntry>,
+}
+
 /// A virtual service and its real servers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServiceEntry {
@@ -47,6 +65,8 @@ pub struct ServiceEntry {
     pub stats: Stats,
     /// Its real servers, in [`dest_order`].
     pub dests: Vec<DestEntry>,
+    /// Its extension state; `None` without the `IPVS_RS` family.
+    pub ext: Option<ServiceExt>,
 }
 
 /// The order `ipvsadm` lists services in: address services before fwmark
@@ -67,22 +87,30 @@ pub fn dest_order(key: &DestKey) -> (u16, [u8; 16], u16) {
     (key.addr.af().raw(), key.addr.inet(), key.port)
 }
 
-/// Builds the attribute stream of a request.
-fn build(
-    command: u8,
+/// The order local addresses are listed and saved in: by address.
+pub fn laddr_order(addr: &Addr) -> (u16, [u8; 16]) {
+    (addr.af().raw(), addr.inet())
+}
+
+/// Builds the attribute stream of a request named `name`.
+fn build_named(
+    name: &str,
     f: impl FnOnce(&mut AttrWriter<'_>) -> Result<(), ipvs_core::netlink::WriteError>,
 ) -> Result<Vec<u8>, Error> {
     let mut buf = vec![0u8; REQUEST_MAX];
     let mut w = AttrWriter::new(&mut buf);
-    f(&mut w).map_err(|_| {
-        Error::Internal(format!(
-            "{} does not fit {REQUEST_MAX} bytes",
-            cmd_name(command)
-        ))
-    })?;
+    f(&mut w).map_err(|_| Error::Internal(format!("{name} does not fit {REQUEST_MAX} bytes")))?;
     let len = w.len();
     buf.truncate(len);
     Ok(buf)
+}
+
+/// Builds the attribute stream of an IPVS request.
+fn build(
+    command: u8,
+    f: impl FnOnce(&mut AttrWriter<'_>) -> Result<(), ipvs_core::netlink::WriteError>,
+) -> Result<Vec<u8>, Error> {
+    build_named(cmd_name(command), f)
 }
 
 /// A reply that `ipvs_core` could not decode.
@@ -172,11 +200,17 @@ pub fn services<K: Kernel>(k: &mut K) -> Result<Vec<ServiceEntry>, Error> {
             conf,
             stats,
             dests: Vec::new(),
+            ext: None,
         });
     }
     out.sort_by_key(|s| service_order(&s.key));
     for svc in &mut out {
         svc.dests = dests(k, &svc.key)?;
+    }
+    if k.has_ext()? {
+        for svc in &mut out {
+            svc.ext = service_ext(k, &svc.key)?;
+        }
     }
     Ok(out)
 }
@@ -204,11 +238,18 @@ pub fn find_service<K: Kernel>(
 pub fn service<K: Kernel>(k: &mut K, key: &ServiceKey) -> Result<ServiceEntry, Error> {
     let (conf, stats) = find_service(k, key)?
         .ok_or_else(|| Error::NotFound(format!("service {}", service_label(key))))?;
+    let dests = dests(k, key)?;
+    let ext = if k.has_ext()? {
+        service_ext(k, key)?
+    } else {
+        None
+    };
     Ok(ServiceEntry {
         key: *key,
         conf,
         stats,
-        dests: dests(k, key)?,
+        dests,
+        ext,
     })
 }
 
@@ -291,6 +332,110 @@ pub fn zero<K: Kernel>(k: &mut K, svc: Option<&ServiceKey>) -> Result<(), Error>
 /// `IPVS_CMD_FLUSH`: deletes every service.
 pub fn flush<K: Kernel>(k: &mut K) -> Result<(), Error> {
     execute(k, cmd::FLUSH, &[])
+}
+
+// ---------------------------------------------------------------------------
+// The IPVS_RS family
+// ---------------------------------------------------------------------------
+
+/// Sends an `IPVS_RS` `do` request and expects only the acknowledgement.
+fn ext_execute<K: Kernel>(k: &mut K, command: u8, attrs: &[u8]) -> Result<(), Error> {
+    let replies = k.ext_call(command, attrs, false)?;
+    if replies.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::BadReply {
+            request: ext_cmd_name(command),
+            reason: format!("{} unexpected reply messages", replies.len()),
+        })
+    }
+}
+
+/// A reply of the `IPVS_RS` family that `ipvs_core` could not decode.
+fn bad_ext_entry(command: u8, e: CoreError) -> Error {
+    Error::BadReply {
+        request: ext_cmd_name(command),
+        reason: e.msg.to_string_lossy().into_owned(),
+    }
+}
+
+/// `IPVS_RS_CMD_GET_SVC`: a service's TOA setting and counters.
+pub fn svc_ext<K: Kernel>(k: &mut K, key: &ServiceKey) -> Result<(SvcExt, SvcExtCounters), Error> {
+    let command = ext::cmd::GET_SVC;
+    let attrs = build_named(ext_cmd_name(command), |w| encode_laddr_req(w, key, None))?;
+    let mut replies = k.ext_call(command, &attrs, false)?;
+    let count = replies.len();
+    match replies.pop() {
+        Some(reply) if count == 1 => {
+            decode_svc_ext_reply(&reply).map_err(|e| bad_ext_entry(command, e))
+        }
+        _ => Err(Error::BadReply {
+            request: ext_cmd_name(command),
+            reason: format!("{count} reply messages, expected one"),
+        }),
+    }
+}
+
+/// `IPVS_RS_CMD_GET_LADDR`: a service's local addresses, in
+/// [`laddr_order`].
+pub fn laddrs<K: Kernel>(k: &mut K, key: &ServiceKey) -> Result<Vec<LaddrEntry>, Error> {
+    let command = ext::cmd::GET_LADDR;
+    let attrs = build_named(ext_cmd_name(command), |w| encode_laddr_req(w, key, None))?;
+    let mut out = k
+        .ext_call(command, &attrs, true)?
+        .iter()
+        .map(|reply| decode_laddr_entry(reply).map_err(|e| bad_ext_entry(command, e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    out.sort_by_key(|l| laddr_order(&l.addr));
+    Ok(out)
+}
+
+/// Everything the `IPVS_RS` family knows of a service; `None` if it does
+/// not know the service (it went away since it was listed).
+pub fn service_ext<K: Kernel>(k: &mut K, key: &ServiceKey) -> Result<Option<ServiceExt>, Error> {
+    let gone = |e: &Error| e.errno() == Some(libc::ESRCH);
+    let (settings, counters) = match svc_ext(k, key) {
+        Ok(v) => v,
+        Err(e) if gone(&e) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let laddrs = match laddrs(k, key) {
+        Ok(v) => v,
+        Err(e) if gone(&e) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Ok(Some(ServiceExt {
+        settings,
+        counters,
+        laddrs,
+    }))
+}
+
+/// `IPVS_RS_CMD_NEW_LADDR`.
+pub fn add_laddr<K: Kernel>(k: &mut K, key: &ServiceKey, addr: &Addr) -> Result<(), Error> {
+    let command = ext::cmd::NEW_LADDR;
+    let attrs = build_named(ext_cmd_name(command), |w| {
+        encode_laddr_req(w, key, Some(addr))
+    })?;
+    ext_execute(k, command, &attrs)
+}
+
+/// `IPVS_RS_CMD_DEL_LADDR`.
+pub fn del_laddr<K: Kernel>(k: &mut K, key: &ServiceKey, addr: &Addr) -> Result<(), Error> {
+    let command = ext::cmd::DEL_LADDR;
+    let attrs = build_named(ext_cmd_name(command), |w| {
+        encode_laddr_req(w, key, Some(addr))
+    })?;
+    ext_execute(k, command, &attrs)
+}
+
+/// `IPVS_RS_CMD_SET_SVC`: a service's TOA setting.
+pub fn set_svc_ext<K: Kernel>(k: &mut K, key: &ServiceKey, settings: &SvcExt) -> Result<(), Error> {
+    let command = ext::cmd::SET_SVC;
+    let attrs = build_named(ext_cmd_name(command), |w| {
+        encode_svc_ext_req(w, key, settings)
+    })?;
+    ext_execute(k, command, &attrs)
 }
 
 #[cfg(test)]

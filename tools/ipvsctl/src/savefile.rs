@@ -15,6 +15,21 @@
 //! parser reads every `-A`/`-a` line `ipvsadm -S` can print, in short or
 //! long option form, applies `ipvsadm`'s defaults and rules, and rejects
 //! anything else naming the line and the token.
+//!
+//! What only ipvs_rs has is written in `ipvsadm`'s style, as Alibaba's
+//! FULLNAT `ipvsadm` wrote it where it had a syntax: `--toa` at the end
+//! of a service's `-A` line, `--fullnat` as the forwarding method of an
+//! `-a` line, and one `-P` line per local address, after the service's
+//! `-A` line and before its real servers (so that a restored FULLNAT
+//! service has its pool before it has real servers):
+//!
+//! ```text
+//! -A -t 10.0.1.100:80 -s rr --toa
+//! -P -t 10.0.1.100:80 -z 10.0.5.1
+//! -a -t 10.0.1.100:80 -r 10.0.2.11:8080 --fullnat -w 1
+//! ```
+//!
+//! Without these, a table prints exactly as `ipvsadm -S -n` prints it.
 
 use std::fmt::Write as _;
 
@@ -23,14 +38,17 @@ use ipvs_core::service::{
     svc_flags, DestConf, DestKey, FwdMethod, Protocol, ServiceConf, ServiceKey, TunType,
 };
 
+use ipvs_core::addr::Addr;
+
 use crate::error::Error;
 use crate::ops::ServiceEntry;
 use crate::values::{
     check_dest_family, check_onepacket, check_thresholds, check_tunnel, check_zero_port,
-    default_netmask, fmt_addr_port, fmt_netmask, is_persistent, parse_netmask, parse_number,
-    parse_pe, parse_persistence, parse_port, parse_sched, parse_sched_flags, parse_server,
-    parse_service, parse_tun_type, parse_weight, sched_flag_names, tun_type_name, ServiceKind,
-    DEFAULT_PERSISTENT_TIMEOUT, DEFAULT_SCHED, MAX_WEIGHT, SCHED_FLAGS, TUN_F_CSUM, TUN_F_REMCSUM,
+    default_netmask, fmt_addr, fmt_addr_port, fmt_netmask, is_persistent, parse_laddr,
+    parse_netmask, parse_number, parse_pe, parse_persistence, parse_port, parse_sched,
+    parse_sched_flags, parse_server, parse_service, parse_tun_type, parse_weight, sched_flag_names,
+    tun_type_name, ServiceKind, DEFAULT_PERSISTENT_TIMEOUT, DEFAULT_SCHED, MAX_WEIGHT, SCHED_FLAGS,
+    TUN_F_CSUM, TUN_F_REMCSUM,
 };
 
 /// One rule of a save file.
@@ -42,6 +60,15 @@ pub enum Rule {
         key: ServiceKey,
         /// Its settings.
         conf: ServiceConf,
+        /// `--toa` (ipvs_rs): write TOA on FULLNAT TCP connections.
+        toa: bool,
+    },
+    /// `-P` (ipvs_rs): add a local address to a service's FULLNAT pool.
+    Laddr {
+        /// The service.
+        service: ServiceKey,
+        /// The address (`-z`).
+        addr: Addr,
     },
     /// `-a`: add a real server to a service.
     Dest {
@@ -121,6 +148,8 @@ pub fn dest_rule(svc: &ServiceKey, key: &DestKey, conf: &DestConf) -> String {
         FwdMethod::Masq => "-m",
         FwdMethod::Tunnel => "-i",
         FwdMethod::Droute | FwdMethod::Local | FwdMethod::Bypass => "-g",
+        // ipvs_rs's; ipvsadm has no option for it.
+        FwdMethod::FullNat => "--fullnat",
     };
     let mut line = format!(
         "-a {} -r {} {fwd} -w {}",
@@ -156,12 +185,26 @@ pub fn dest_rule(svc: &ServiceKey, key: &DestKey, conf: &DestConf) -> String {
     line
 }
 
-/// The whole table (already in listing order), one rule per line.
+/// The `-P` line of a local address (ipvs_rs).
+pub fn laddr_rule(svc: &ServiceKey, addr: &Addr) -> String {
+    format!("-P {} -z {}", rule_service(svc), fmt_addr(addr))
+}
+
+/// The whole table (already in listing order), one rule per line: for
+/// each service its `-A` line (`--toa` added when on), its local
+/// addresses, its real servers.
 pub fn print(entries: &[ServiceEntry]) -> String {
     let mut out = String::new();
     for s in entries {
         out.push_str(&service_rule(&s.key, &s.conf));
+        if s.ext.as_ref().is_some_and(|e| e.settings.toa) {
+            out.push_str(" --toa");
+        }
         out.push('\n');
+        for l in s.ext.iter().flat_map(|e| &e.laddrs) {
+            out.push_str(&laddr_rule(&s.key, &l.addr));
+            out.push('\n');
+        }
         for d in &s.dests {
             out.push_str(&dest_rule(&s.key, &d.key, &d.conf));
             out.push('\n');
@@ -179,6 +222,7 @@ pub fn print(entries: &[ServiceEntry]) -> String {
 enum Opt {
     AddService,
     AddServer,
+    AddLaddr,
     Tcp,
     Udp,
     Sctp,
@@ -202,6 +246,9 @@ enum Opt {
     TunNocsum,
     TunCsum,
     TunRemcsum,
+    FullNat,
+    Toa,
+    Laddr,
 }
 
 /// Whether an option takes a value.
@@ -214,9 +261,10 @@ enum Arg {
 }
 
 /// Short form, long form, option, value.
-const OPTIONS: [(Option<&str>, &str, Opt, Arg); 25] = [
+const OPTIONS: [(Option<&str>, &str, Opt, Arg); 29] = [
     (Some("-A"), "--add-service", Opt::AddService, Arg::No),
     (Some("-a"), "--add-server", Opt::AddServer, Arg::No),
+    (Some("-P"), "--add-laddr", Opt::AddLaddr, Arg::No),
     (Some("-t"), "--tcp-service", Opt::Tcp, Arg::Required),
     (Some("-u"), "--udp-service", Opt::Udp, Arg::Required),
     (None, "--sctp-service", Opt::Sctp, Arg::Required),
@@ -240,10 +288,13 @@ const OPTIONS: [(Option<&str>, &str, Opt, Arg); 25] = [
     (None, "--tun-nocsum", Opt::TunNocsum, Arg::No),
     (None, "--tun-csum", Opt::TunCsum, Arg::No),
     (None, "--tun-remcsum", Opt::TunRemcsum, Arg::No),
+    (None, "--fullnat", Opt::FullNat, Arg::No),
+    (None, "--toa", Opt::Toa, Arg::No),
+    (Some("-z"), "--laddr", Opt::Laddr, Arg::Required),
 ];
 
 /// `ipvsadm` commands other than `-A`/`-a`, rejected by name.
-const OTHER_COMMANDS: [&str; 24] = [
+const OTHER_COMMANDS: [&str; 28] = [
     "-E",
     "--edit-service",
     "-D",
@@ -268,15 +319,20 @@ const OTHER_COMMANDS: [&str; 24] = [
     "--stop-daemon",
     "-h",
     "--help",
+    // Alibaba's FULLNAT ipvsadm.
+    "-Q",
+    "--del-laddr",
+    "-G",
+    "--get-laddr",
 ];
 
 /// Options that must not be given together, as `ipvsadm` groups them: one
 /// command, one service, one forwarding method.
 fn group(opt: Opt) -> Opt {
     match opt {
-        Opt::AddServer => Opt::AddService,
+        Opt::AddServer | Opt::AddLaddr => Opt::AddService,
         Opt::Udp | Opt::Sctp | Opt::Fwmark => Opt::Tcp,
-        Opt::Ipip | Opt::Masq => Opt::Gate,
+        Opt::Ipip | Opt::Masq | Opt::FullNat => Opt::Gate,
         other => other,
     }
 }
@@ -301,7 +357,7 @@ fn scan<'a>(tokens: &[&'a str]) -> Result<Vec<Found<'a>>, Error> {
         };
         if OTHER_COMMANDS.contains(&name) {
             return Err(Error::Usage(format!(
-                "unsupported command \"{token}\": restore reads -A and -a lines (the format \
+                "unsupported command \"{token}\": restore reads -A, -a and -P lines (the format \
                  of ipvsctl save and ipvsadm -S)"
             )));
         }
@@ -352,6 +408,51 @@ fn scan<'a>(tokens: &[&'a str]) -> Result<Vec<Found<'a>>, Error> {
     Ok(found)
 }
 
+/// The command an option belongs to; `None` for the service options
+/// every command takes.
+fn command_of(opt: Opt) -> Option<Opt> {
+    match opt {
+        Opt::Sched
+        | Opt::Persistent
+        | Opt::Netmask
+        | Opt::Pe
+        | Opt::Ops
+        | Opt::SchedFlags
+        | Opt::Toa => Some(Opt::AddService),
+        Opt::Real
+        | Opt::Gate
+        | Opt::Ipip
+        | Opt::Masq
+        | Opt::FullNat
+        | Opt::Weight
+        | Opt::UThresh
+        | Opt::LThresh
+        | Opt::TunType
+        | Opt::TunPort
+        | Opt::TunNocsum
+        | Opt::TunCsum
+        | Opt::TunRemcsum => Some(Opt::AddServer),
+        Opt::Laddr => Some(Opt::AddLaddr),
+        Opt::AddService
+        | Opt::AddServer
+        | Opt::AddLaddr
+        | Opt::Tcp
+        | Opt::Udp
+        | Opt::Sctp
+        | Opt::Fwmark
+        | Opt::Ipv6 => None,
+    }
+}
+
+/// `-A`, `-a` or `-P`.
+fn command_name(command: Opt) -> &'static str {
+    match command {
+        Opt::AddServer => "-a",
+        Opt::AddLaddr => "-P",
+        _ => "-A",
+    }
+}
+
 /// Parses the options of one non-empty line.
 pub fn parse_rule(tokens: &[&str]) -> Result<Rule, Error> {
     let found = scan(tokens)?;
@@ -359,46 +460,26 @@ pub fn parse_rule(tokens: &[&str]) -> Result<Rule, Error> {
     let value = |f: Found<'_>| f.value.unwrap_or_default().to_owned();
     let command = found
         .iter()
-        .find(|f| matches!(f.opt, Opt::AddService | Opt::AddServer))
+        .find(|f| matches!(f.opt, Opt::AddService | Opt::AddServer | Opt::AddLaddr))
         .ok_or_else(|| {
             Error::Usage(
-                "no command: a line starts with -A (add service) or -a (add real server)".into(),
+                "no command: a line starts with -A (add service), -a (add real server) or -P \
+                 (add local address)"
+                    .into(),
             )
         })?;
-    let adding_service = command.opt == Opt::AddService;
 
-    // Options of the other command.
+    // Options of another command.
     for f in &found {
-        let service_only = matches!(
-            f.opt,
-            Opt::Sched | Opt::Persistent | Opt::Netmask | Opt::Pe | Opt::Ops | Opt::SchedFlags
-        );
-        let dest_only = matches!(
-            f.opt,
-            Opt::Real
-                | Opt::Gate
-                | Opt::Ipip
-                | Opt::Masq
-                | Opt::Weight
-                | Opt::UThresh
-                | Opt::LThresh
-                | Opt::TunType
-                | Opt::TunPort
-                | Opt::TunNocsum
-                | Opt::TunCsum
-                | Opt::TunRemcsum
-        );
-        if adding_service && dest_only {
-            return Err(Error::Usage(format!(
-                "option \"{}\" belongs on -a lines, not on -A lines",
-                f.token
-            )));
-        }
-        if !adding_service && service_only {
-            return Err(Error::Usage(format!(
-                "option \"{}\" belongs on -A lines, not on -a lines",
-                f.token
-            )));
+        if let Some(owner) = command_of(f.opt) {
+            if owner != command.opt {
+                return Err(Error::Usage(format!(
+                    "option \"{}\" belongs on {} lines, not on {} lines",
+                    f.token,
+                    command_name(owner),
+                    command_name(command.opt)
+                )));
+            }
         }
     }
 
@@ -421,7 +502,16 @@ pub fn parse_rule(tokens: &[&str]) -> Result<Rule, Error> {
     let key = parse_service(kind, &value(*svc), ipv6)?;
     let af = key.af();
 
-    if adding_service {
+    if command.opt == Opt::AddLaddr {
+        let z = get(Opt::Laddr)
+            .ok_or_else(|| Error::Usage("no local address: give -z ADDRESS".into()))?;
+        return Ok(Rule::Laddr {
+            service: key,
+            addr: parse_laddr(&value(z), &key)?,
+        });
+    }
+
+    if command.opt == Opt::AddService {
         let sched = match get(Opt::Sched) {
             Some(f) => parse_sched(&value(f))?,
             None => parse_sched(DEFAULT_SCHED)?,
@@ -460,6 +550,7 @@ pub fn parse_rule(tokens: &[&str]) -> Result<Rule, Error> {
                 timeout,
                 netmask,
             },
+            toa: get(Opt::Toa).is_some(),
         });
     }
 
@@ -468,6 +559,8 @@ pub fn parse_rule(tokens: &[&str]) -> Result<Rule, Error> {
     let (addr, mut port, _) = parse_server(&value(real), &key)?;
     let fwd = if get(Opt::Masq).is_some() {
         FwdMethod::Masq
+    } else if get(Opt::FullNat).is_some() {
+        FwdMethod::FullNat
     } else if get(Opt::Ipip).is_some() {
         FwdMethod::Tunnel
     } else {
@@ -584,12 +677,23 @@ pub fn parse(input: &str) -> Result<Vec<Line>, Error> {
                     ..
                 },
             ) => s1 == s2 && k1 == k2,
+            (
+                Rule::Laddr {
+                    service: s1,
+                    addr: a1,
+                },
+                Rule::Laddr {
+                    service: s2,
+                    addr: a2,
+                },
+            ) => s1 == s2 && a1 == a2,
             _ => false,
         });
         if let Some(earlier) = earlier {
             let what = match &rule {
                 Rule::Service { .. } => "this service",
                 Rule::Dest { .. } => "this real server",
+                Rule::Laddr { .. } => "this local address",
             };
             return Err(Error::Usage(format!(
                 "{what} was already added on line {}",
@@ -605,8 +709,8 @@ pub fn parse(input: &str) -> Result<Vec<Line>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::DestEntry;
-    use ipvs_core::addr::Addr;
+    use crate::ops::{DestEntry, ServiceExt};
+    use ipvs_core::netlink::ext::{LaddrEntry, SvcExt};
     use ipvs_core::netlink::service::DestConns;
     use ipvs_core::service::Name;
     use ipvs_core::stats::Stats;
@@ -622,7 +726,7 @@ mod tests {
 
     fn svc(line: &str) -> (ServiceKey, ServiceConf) {
         match rule(line).unwrap() {
-            Rule::Service { key, conf } => (key, conf),
+            Rule::Service { key, conf, .. } => (key, conf),
             r => panic!("not a service: {r:?}"),
         }
     }
@@ -805,7 +909,7 @@ mod tests {
     fn errors_name_the_token() {
         let cases = [
             ("-A", "no service: give -t, -u, --sctp-service or -f"),
-            ("-t 10.0.0.1:80", "no command: a line starts with -A (add service) or -a (add real server)"),
+            ("-t 10.0.0.1:80", "no command: a line starts with -A (add service), -a (add real server) or -P (add local address)"),
             ("-A -t 10.0.0.1:80 -A", "option \"-A\" given twice"),
             ("-A -t 10.0.0.1:80 -a", "options \"-A\" and \"-a\" exclude each other"),
             ("-A -t 10.0.0.1:80 -u 10.0.0.1:80", "options \"-t\" and \"-u\" exclude each other"),
@@ -813,7 +917,7 @@ mod tests {
             ("-A -t 10.0.0.1:80 --foo", "unknown option \"--foo\""),
             ("-A -t 10.0.0.1:80 stray", "unexpected argument \"stray\""),
             ("-A -t 10.0.0.1:80 --ops=1", "option \"--ops\" takes no value"),
-            ("-C", "unsupported command \"-C\": restore reads -A and -a lines (the format of ipvsctl save and ipvsadm -S)"),
+            ("-C", "unsupported command \"-C\": restore reads -A, -a and -P lines (the format of ipvsctl save and ipvsadm -S)"),
             ("-A -t 10.0.0.1:80 -w 1", "option \"-w\" belongs on -a lines, not on -A lines"),
             ("-a -t 10.0.0.1:80 -r 10.0.0.2 -s rr", "option \"-s\" belongs on -A lines, not on -a lines"),
             ("-A -t 10.0.0.1:80 -6", "option \"-6\" applies only to fwmark services (-f)"),
@@ -889,6 +993,7 @@ mod tests {
         ServiceEntry {
             key,
             conf,
+            ext: None,
             stats: Stats::default(),
             dests: dests
                 .into_iter()
@@ -1025,13 +1130,30 @@ mod tests {
         assert_eq!(print(&table()), SAVED);
     }
 
-    #[test]
-    fn save_then_parse_gives_the_same_table() {
-        let lines = parse(SAVED).unwrap();
+    /// The table a save file describes, as a listing with the `IPVS_RS`
+    /// family would show it (`ext` present when `with_ext`).
+    fn rebuild(text: &str, with_ext: bool) -> Vec<ServiceEntry> {
         let mut rebuilt: Vec<ServiceEntry> = Vec::new();
-        for l in lines {
+        for l in parse(text).unwrap() {
             match l.rule {
-                Rule::Service { key, conf } => rebuilt.push(entry(key, conf, vec![])),
+                Rule::Service { key, conf, toa } => {
+                    let mut e = entry(key, conf, vec![]);
+                    if with_ext {
+                        e.ext = Some(ServiceExt {
+                            settings: SvcExt { toa },
+                            ..Default::default()
+                        });
+                    }
+                    rebuilt.push(e);
+                }
+                Rule::Laddr { service, addr } => {
+                    let s = rebuilt.iter_mut().find(|s| s.key == service).unwrap();
+                    s.ext.as_mut().unwrap().laddrs.push(LaddrEntry {
+                        addr,
+                        conns: 0,
+                        exhausted: 0,
+                    });
+                }
                 Rule::Dest { service, key, conf } => {
                     let s = rebuilt.iter_mut().find(|s| s.key == service).unwrap();
                     s.dests.push(DestEntry {
@@ -1043,6 +1165,12 @@ mod tests {
                 }
             }
         }
+        rebuilt
+    }
+
+    #[test]
+    fn save_then_parse_gives_the_same_table() {
+        let rebuilt = rebuild(SAVED, false);
         let mut expect = table();
         for s in &mut expect {
             // Kernel-internal; never sent.
@@ -1057,5 +1185,91 @@ mod tests {
         }
         assert_eq!(rebuilt, expect);
         assert_eq!(print(&rebuilt), SAVED);
+    }
+
+    /// A FULLNAT service with TOA and a pool, and one without.
+    const SAVED_EXT: &str = "\
+-A -t 10.0.1.100:80 -s rr --toa
+-P -t 10.0.1.100:80 -z 10.0.5.1
+-P -t 10.0.1.100:80 -z 10.0.5.2
+-a -t 10.0.1.100:80 -r 10.0.2.11:8080 --fullnat -w 1
+-a -t 10.0.1.100:80 -r 10.0.2.12:80 --fullnat -w 2 -x 10 -y 5
+-A -f 7 -6 -s wlc
+-P -f 7 -6 -z 2001:db8::5
+-a -f 7 -6 -r [2001:db8::11]:443 --fullnat -w 1
+-A -u 10.0.1.100:53 -s wlc
+-a -u 10.0.1.100:53 -r 10.0.2.11:53 -m -w 1
+";
+
+    #[test]
+    fn extension_lines_print_and_parse_back() {
+        let rebuilt = rebuild(SAVED_EXT, true);
+        assert_eq!(print(&rebuilt), SAVED_EXT);
+        let web = &rebuilt[0];
+        assert!(web.ext.as_ref().unwrap().settings.toa);
+        assert_eq!(web.ext.as_ref().unwrap().laddrs.len(), 2);
+        assert_eq!(web.dests[0].conf.fwd, FwdMethod::FullNat);
+        // FULLNAT maps ports, as NAT does.
+        assert_eq!(web.dests[0].key.port, 8080);
+        // Without the IPVS_RS family a listing has no extension data, and
+        // the file is plain ipvsadm (the FULLNAT real servers aside).
+        let mut plain = rebuilt.clone();
+        for s in &mut plain {
+            s.ext = None;
+        }
+        let text = print(&plain);
+        assert!(!text.contains("-P ") && !text.contains("--toa"), "{text}");
+        // Long forms.
+        let r = rule("--add-laddr --tcp-service 10.0.1.1:80 --laddr=10.0.5.1").unwrap();
+        assert_eq!(
+            r,
+            Rule::Laddr {
+                service: tcp(1, 80),
+                addr: Addr::v4([10, 0, 5, 1])
+            }
+        );
+        let r = rule("ipvsadm -P -t 10.0.1.1:80 -z 10.0.5.1".trim_start_matches("ipvsadm "));
+        assert!(r.is_ok());
+        let (_, _, c) = dst("-a -t 10.0.1.1:80 -r 10.0.2.1 --fullnat");
+        assert_eq!((c.fwd, c.weight), (FwdMethod::FullNat, 1));
+        match rule("-A -t 10.0.1.1:80 --toa -s rr").unwrap() {
+            Rule::Service { toa, conf, .. } => assert!(toa && conf.sched.as_str() == "rr"),
+            r => panic!("{r:?}"),
+        }
+    }
+
+    #[test]
+    fn extension_errors_name_the_token() {
+        let cases = [
+            ("-P -t 10.0.0.1:80", "no local address: give -z ADDRESS"),
+            ("-P -t 10.0.0.1:80 -z 10.0.5.1 -s rr", "option \"-s\" belongs on -A lines, not on -P lines"),
+            ("-P -t 10.0.0.1:80 -z 10.0.5.1 -w 1", "option \"-w\" belongs on -a lines, not on -P lines"),
+            ("-A -t 10.0.0.1:80 -z 10.0.5.1", "option \"-z\" belongs on -P lines, not on -A lines"),
+            ("-a -t 10.0.0.1:80 -r 10.0.0.2 --toa", "option \"--toa\" belongs on -A lines, not on -a lines"),
+            ("-P -t 10.0.0.1:80 -A -z 10.0.5.1", "options \"-P\" and \"-A\" exclude each other"),
+            ("-a -t 10.0.0.1:80 -r 10.0.0.2 -m --fullnat", "options \"-m\" and \"--fullnat\" exclude each other"),
+            ("-a -t 10.0.0.1:80 -r 10.0.0.2 --fullnat --tun-type gre", "option \"--tun-type\" needs tunnel forwarding (-i)"),
+            ("-A -t 10.0.0.1:80 --toa=1", "option \"--toa\" takes no value"),
+            ("-P -t 10.0.0.1:80 -z 2001:db8::5", "invalid local address \"2001:db8::5\": IPv6, but service TCP 10.0.0.1:80 is IPv4: local addresses are of the service's family"),
+            ("-P -t 10.0.0.1:80 -z 10.0.5.1:80", "invalid local address \"10.0.5.1:80\": a local address takes no port (FULLNAT picks the source port)"),
+            ("-P -t 10.0.0.1:80 -z 0.0.0.0", "invalid local address \"0.0.0.0\": the unspecified address cannot be a local address"),
+            ("-P -t 10.0.0.1:80 -z 10.0.5", "invalid local address \"10.0.5\": expected a numeric IPv4 or IPv6 address"),
+            ("-Q -t 10.0.0.1:80 -z 10.0.5.1", "unsupported command \"-Q\": restore reads -A, -a and -P lines (the format of ipvsctl save and ipvsadm -S)"),
+            ("-z 10.0.5.1", "no command: a line starts with -A (add service), -a (add real server) or -P (add local address)"),
+        ];
+        for (line, expect) in cases {
+            assert_eq!(err(line), expect, "{line}");
+        }
+        let dup = "-A -t 10.0.1.100:80\n-P -t 10.0.1.100:80 -z 10.0.5.1\n\
+                   -P -t 10.0.1.100:80 -z 10.0.5.1\n";
+        assert_eq!(
+            parse(dup).unwrap_err().to_string(),
+            "restore: line 3: this local address was already added on line 2 (nothing was \
+             applied)"
+        );
+        // The same address in two services' pools is two rules.
+        assert!(
+            parse("-P -t 10.0.1.100:80 -z 10.0.5.1\n-P -t 10.0.1.100:443 -z 10.0.5.1\n").is_ok()
+        );
     }
 }

@@ -200,6 +200,50 @@ pub fn parse_server(s: &str, svc: &ServiceKey) -> Result<(Addr, u16, bool), Erro
     Ok((addr, port.unwrap_or(svc_port), port.is_some()))
 }
 
+/// A local address of a service's FULLNAT pool: numeric, without a port
+/// (FULLNAT picks the source port), of the service's address family, and
+/// not the unspecified address.
+pub fn parse_laddr(s: &str, svc: &ServiceKey) -> Result<Addr, Error> {
+    let what = "local address";
+    let (addr, port) = parse_addr_port(what, s)
+        .map_err(|_| Error::invalid(what, s, "expected a numeric IPv4 or IPv6 address"))?;
+    if port.is_some() {
+        return Err(Error::invalid(
+            what,
+            s,
+            "a local address takes no port (FULLNAT picks the source port)",
+        ));
+    }
+    if addr.is_unspecified() {
+        return Err(Error::invalid(
+            what,
+            s,
+            "the unspecified address cannot be a local address",
+        ));
+    }
+    if addr.af() != svc.af() {
+        return Err(Error::invalid(
+            what,
+            s,
+            format!(
+                "{}, but service {} is {}: local addresses are of the service's family",
+                af_label(addr.af()),
+                service_label(svc),
+                af_label(svc.af())
+            ),
+        ));
+    }
+    Ok(addr)
+}
+
+/// `IPv4` or `IPv6`.
+pub fn af_label(af: Af) -> &'static str {
+    match af {
+        Af::Inet => "IPv4",
+        Af::Inet6 => "IPv6",
+    }
+}
+
 /// A scheduler name: 1 to 15 characters without NUL.
 pub fn parse_sched(s: &str) -> Result<Name, Error> {
     if s.is_empty() || s.contains('\0') {
@@ -343,16 +387,18 @@ pub fn fmt_netmask(netmask: u32, af: Af) -> String {
     }
 }
 
-/// `nat`/`masq`, `dr`/`route`/`gatewaying`, `tun`/`tunnel`/`ipip`.
+/// `nat`/`masq`, `dr`/`route`/`gatewaying`, `tun`/`tunnel`/`ipip`,
+/// `fullnat`/`fnat`.
 pub fn parse_fwd(s: &str) -> Result<FwdMethod, Error> {
     match s.to_ascii_lowercase().as_str() {
         "nat" | "masq" | "masquerading" => Ok(FwdMethod::Masq),
         "dr" | "route" | "droute" | "gatewaying" => Ok(FwdMethod::Droute),
         "tun" | "tunnel" | "ipip" => Ok(FwdMethod::Tunnel),
+        "fullnat" | "fnat" => Ok(FwdMethod::FullNat),
         _ => Err(Error::invalid(
             "forwarding method",
             s,
-            "must be nat, dr or tun",
+            "must be nat, dr, tun or fullnat",
         )),
     }
 }
@@ -365,6 +411,7 @@ pub fn fwd_json_name(fwd: FwdMethod) -> &'static str {
         FwdMethod::Tunnel => "tunnel",
         FwdMethod::Droute => "route",
         FwdMethod::Bypass => "bypass",
+        FwdMethod::FullNat => "fullnat",
     }
 }
 
@@ -549,10 +596,7 @@ pub fn check_thresholds(conf: &DestConf) -> Result<(), Error> {
 /// service needs tunnel forwarding.
 pub fn check_dest_family(svc: &ServiceKey, dest: &Addr, fwd: FwdMethod) -> Result<(), Error> {
     if dest.af() != svc.af() && fwd != FwdMethod::Tunnel {
-        let name = |af: Af| match af {
-            Af::Inet => "IPv4",
-            Af::Inet6 => "IPv6",
-        };
+        let name = af_label;
         return Err(Error::Usage(format!(
             "real server {} is {} but service {} is {}: only tunnel forwarding crosses \
              address families",
@@ -687,6 +731,41 @@ mod tests {
     }
 
     #[test]
+    fn local_addresses() {
+        let tcp = parse_service(ServiceKind::Proto(Protocol::Tcp), "10.0.1.100:80", false).unwrap();
+        assert_eq!(
+            parse_laddr("10.0.5.1", &tcp).unwrap(),
+            Addr::v4([10, 0, 5, 1])
+        );
+        assert_eq!(
+            msg(parse_laddr("2001:db8::5", &tcp)),
+            "invalid local address \"2001:db8::5\": IPv6, but service TCP 10.0.1.100:80 is \
+             IPv4: local addresses are of the service's family"
+        );
+        assert_eq!(
+            msg(parse_laddr("10.0.5.1:80", &tcp)),
+            "invalid local address \"10.0.5.1:80\": a local address takes no port (FULLNAT \
+             picks the source port)"
+        );
+        assert_eq!(
+            msg(parse_laddr("0.0.0.0", &tcp)),
+            "invalid local address \"0.0.0.0\": the unspecified address cannot be a local \
+             address"
+        );
+        assert_eq!(
+            msg(parse_laddr("10.0.5", &tcp)),
+            "invalid local address \"10.0.5\": expected a numeric IPv4 or IPv6 address"
+        );
+        let fw6 = ServiceKey::Fwmark {
+            af: Af::Inet6,
+            mark: 1,
+        };
+        assert_eq!(parse_laddr("[2001:db8::5]", &fw6).unwrap().af(), Af::Inet6);
+        assert!(parse_laddr("::", &fw6).is_err());
+        assert!(parse_laddr("10.0.5.1", &fw6).is_err());
+    }
+
+    #[test]
     fn sched_and_flags() {
         assert_eq!(parse_sched("wlc").unwrap().as_str(), "wlc");
         assert_eq!(
@@ -757,9 +836,12 @@ mod tests {
         assert_eq!(parse_fwd("nat").unwrap(), FwdMethod::Masq);
         assert_eq!(parse_fwd("DR").unwrap(), FwdMethod::Droute);
         assert_eq!(parse_fwd("tun").unwrap(), FwdMethod::Tunnel);
+        assert_eq!(parse_fwd("fullnat").unwrap(), FwdMethod::FullNat);
+        assert_eq!(parse_fwd("FNAT").unwrap(), FwdMethod::FullNat);
+        assert_eq!(fwd_json_name(FwdMethod::FullNat), "fullnat");
         assert_eq!(
-            msg(parse_fwd("fullnat")),
-            "invalid forwarding method \"fullnat\": must be nat, dr or tun"
+            msg(parse_fwd("snat")),
+            "invalid forwarding method \"snat\": must be nat, dr, tun or fullnat"
         );
         for t in [TunType::Ipip, TunType::Gue, TunType::Gre] {
             assert_eq!(parse_tun_type(tun_type_name(t)).unwrap(), t);
