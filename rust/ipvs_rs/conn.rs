@@ -24,12 +24,13 @@
 //! closing or was invalidated (its real server went away) takes no new
 //! connections, so a count never rises from zero on a dying template.
 
+use crate::fnat::Fnat;
 use crate::kbind::bindings;
 use crate::kbind::rcu::{self, BhGuard};
 use crate::services::{DestRt, SvcRt};
 use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use ipvs_core::config::Timeouts;
-use ipvs_core::conn::key::{bucket, ConnTuple, InKey, OutKey};
+use ipvs_core::conn::key::{bucket, conn_hashkey, ConnTuple, InKey, OutKey};
 use ipvs_core::conn::proto::{transition, ConnState, Event};
 use ipvs_core::conn::tcp::TcpTable;
 use ipvs_core::conn::{flags, Direction};
@@ -80,7 +81,13 @@ pub(crate) struct Conn {
     ctl: AtomicU64,
     /// Templates: the persistence timeout, seconds.
     tpl_timeout: u32,
+    /// FULLNAT: the local address and port the real server sees.
+    pub(crate) fnat: Option<Fnat>,
+    /// FULLNAT with TOA: the option went out on a segment after the SYN.
+    pub(crate) toa_sent: core::sync::atomic::AtomicBool,
     next: AtomicPtr<Conn>,
+    /// FULLNAT: the chain of the local-side table.
+    next_out: AtomicPtr<Conn>,
     timer: Opaque<bindings::timer_list>,
     rcu: Opaque<bindings::callback_head>,
 }
@@ -269,6 +276,12 @@ pub(crate) struct ConnTable {
     bits: u32,
     rnd: u32,
     heads: KVVec<AtomicPtr<Conn>>,
+    /// FULLNAT connections by (protocol, local address, local port): the
+    /// replies of real servers are addressed there.
+    out_heads: KVVec<AtomicPtr<Conn>>,
+    /// FULLNAT connections in the table (the reply path skips the
+    /// local-side lookup while there are none).
+    pub(crate) fnat_count: AtomicU32,
     #[pin]
     locks: [SpinLock<()>; LOCKS],
     count: AtomicU32,
@@ -281,13 +294,17 @@ impl ConnTable {
     /// A table of `2^bits` buckets holding at most `max` connections.
     pub(crate) fn new(bits: u32, max: u32) -> Result<impl PinInit<Self, Error>> {
         let mut heads = KVVec::with_capacity(1 << bits, GFP_KERNEL)?;
+        let mut out_heads = KVVec::with_capacity(1 << bits, GFP_KERNEL)?;
         for _ in 0..(1usize << bits) {
             heads.push(AtomicPtr::new(core::ptr::null_mut()), GFP_KERNEL)?;
+            out_heads.push(AtomicPtr::new(core::ptr::null_mut()), GFP_KERNEL)?;
         }
         Ok(try_pin_init!(ConnTable {
             bits,
             rnd: rcu::random_u64() as u32,
             heads,
+            out_heads,
+            fnat_count: AtomicU32::new(0),
             locks <- kernel::init::pin_init_array_from_fn(|_| new_spinlock!((), "ipvs_rs::conn_tab")),
             count: AtomicU32::new(0),
             max,
@@ -339,6 +356,44 @@ impl ConnTable {
         })
     }
 
+    fn out_hash(&self, protocol: u16, laddr: &ipvs_core::addr::Addr, lport: u16) -> u32 {
+        conn_hashkey(self.rnd, protocol, laddr, lport)
+    }
+
+    /// The FULLNAT connection of a reply from real server `raddr:rport` to
+    /// local address `laddr:lport` (caller in RCU).
+    pub(crate) fn find_fnat(
+        &self,
+        protocol: u16,
+        laddr: &ipvs_core::addr::Addr,
+        lport: u16,
+        raddr: &ipvs_core::addr::Addr,
+        rport: u16,
+    ) -> Option<&Conn> {
+        let hash = self.out_hash(protocol, laddr, lport);
+        let mut p = self
+            .out_heads
+            .get(bucket(hash, self.bits))
+            .map_or(core::ptr::null_mut(), |h| h.load(Ordering::Acquire));
+        // SAFETY: as in chain(): entries are freed only after a grace
+        // period following their unlinking; the caller is in RCU.
+        while let Some(c) = unsafe { p.as_ref() } {
+            if let Some(f) = &c.fnat {
+                if c.live()
+                    && f.lport == lport
+                    && c.tuple.protocol == protocol
+                    && f.laddr.addr == *laddr
+                    && c.tuple.daddr == *raddr
+                    && c.tuple.dport == rport
+                {
+                    return Some(c);
+                }
+            }
+            p = c.next_out.load(Ordering::Acquire);
+        }
+        None
+    }
+
     /// The usable persistence template `key` names (caller in RCU).
     pub(crate) fn find_template(&self, key: &InKey) -> Option<&Conn> {
         self.chain(key.hash(self.rnd)).find(|c| {
@@ -379,8 +434,19 @@ impl ConnTable {
         svc: Arc<SvcRt>,
         control: Option<&Conn>,
         tpl_timeout: u32,
+        fnat: Option<Fnat>,
     ) -> Option<&Conn> {
-        let conn = self.alloc(tuple, proto, fwd, flags, dest, svc, control, tpl_timeout);
+        let conn = self.alloc(
+            tuple,
+            proto,
+            fwd,
+            flags,
+            dest,
+            svc,
+            control,
+            tpl_timeout,
+            fnat,
+        );
         if conn.is_none() {
             if let Some(t) = control {
                 t.release_control();
@@ -400,7 +466,10 @@ impl ConnTable {
         svc: Arc<SvcRt>,
         control: Option<&Conn>,
         tpl_timeout: u32,
+        fnat: Option<Fnat>,
     ) -> Option<&Conn> {
+        // A FULLNAT port not handed to a connection goes back to its pool
+        // when `fnat` is dropped (Fnat's Drop).
         if self.count.fetch_add(1, Ordering::Relaxed) >= self.max {
             self.count.fetch_sub(1, Ordering::Relaxed);
             self.refused.fetch_add(1, Ordering::Relaxed);
@@ -418,7 +487,10 @@ impl ConnTable {
                 control: control.map_or(core::ptr::null(), |c| c as *const Conn),
                 ctl: AtomicU64::new(0),
                 tpl_timeout,
+                fnat,
+                toa_sent: core::sync::atomic::AtomicBool::new(false),
                 next: AtomicPtr::new(core::ptr::null_mut()),
+                next_out: AtomicPtr::new(core::ptr::null_mut()),
                 timer: Opaque::uninit(),
                 rcu: Opaque::uninit(),
             },
@@ -439,6 +511,9 @@ impl ConnTable {
         if flags & flags::TEMPLATE != 0 {
             conn.arm(tpl_timeout);
         }
+        // Bottom halves off: LOCAL_OUT runs in process context, timers
+        // and the receive path in softirq.
+        let _bh = BhGuard::new();
         let hash = tuple.hash(self.rnd);
         {
             let _g = self.lock(hash).lock();
@@ -447,6 +522,16 @@ impl ConnTable {
                     .store(head.load(Ordering::Relaxed), Ordering::Relaxed);
                 head.store(raw, Ordering::Release);
             }
+        }
+        if let Some(f) = &conn.fnat {
+            let h = self.out_hash(tuple.protocol, &f.laddr.addr, f.lport);
+            let _g = self.lock(h).lock();
+            if let Some(head) = self.out_heads.get(bucket(h, self.bits)) {
+                conn.next_out
+                    .store(head.load(Ordering::Relaxed), Ordering::Relaxed);
+                head.store(raw, Ordering::Release);
+            }
+            self.fnat_count.fetch_add(1, Ordering::Relaxed);
         }
         Some(conn)
     }
@@ -470,9 +555,37 @@ impl ConnTable {
             if core::ptr::eq(p, conn) {
                 link.store(c.next.load(Ordering::Relaxed), Ordering::Release);
                 self.count.fetch_sub(1, Ordering::Relaxed);
+                drop(_g);
+                self.unlink_out(c);
                 return true;
             }
             link = &c.next;
+        }
+    }
+
+    /// Takes an unlinked FULLNAT connection out of the local-side table;
+    /// its port goes back to the pool when the connection is freed.
+    fn unlink_out(&self, conn: &Conn) {
+        let Some(f) = &conn.fnat else {
+            return;
+        };
+        let h = self.out_hash(conn.tuple.protocol, &f.laddr.addr, f.lport);
+        let _g = self.lock(h).lock();
+        let Some(mut link) = self.out_heads.get(bucket(h, self.bits)) else {
+            return;
+        };
+        loop {
+            let p = link.load(Ordering::Relaxed);
+            // SAFETY: entries are alive while linked and we hold the lock.
+            let Some(c) = (unsafe { p.as_ref() }) else {
+                return;
+            };
+            if core::ptr::eq(c, conn) {
+                link.store(c.next_out.load(Ordering::Relaxed), Ordering::Release);
+                self.fnat_count.fetch_sub(1, Ordering::Relaxed);
+                return;
+            }
+            link = &c.next_out;
         }
     }
 

@@ -71,7 +71,7 @@ fn parse(skb: &mut SkBuff) -> Option<PacketInfo> {
     (info.protocol().is_some() && info.has_ports && info.fragment == Fragment::None).then_some(info)
 }
 
-fn l4<'a>(skb: &'a mut SkBuff, info: &PacketInfo) -> &'a [u8] {
+pub(crate) fn l4<'a>(skb: &'a mut SkBuff, info: &PacketInfo) -> &'a [u8] {
     let len = skb.len().min(HEADERS);
     skb.header(len)
         .and_then(|b| b.get(info.l4_off..))
@@ -313,6 +313,19 @@ pub(crate) fn new_conn<'a>(
     control: Option<&Conn>,
 ) -> Result<&'a Conn, Unscheduled> {
     let proto = Protocol::from_raw(tuple.protocol).ok_or(Unscheduled::NoMemory)?;
+    let fnat = if dconf.fwd == FwdMethod::FullNat {
+        // No local port: counted per address and service, the packet is
+        // dropped (the client retries).
+        let Some(f) = svc.fnat_alloc(proto) else {
+            if let Some(t) = control {
+                t.release_control();
+            }
+            return Err(Unscheduled::NoMemory);
+        };
+        Some(f)
+    } else {
+        None
+    };
     let c = st
         .conns
         .create(
@@ -324,6 +337,7 @@ pub(crate) fn new_conn<'a>(
             svc.clone(),
             control,
             0,
+            fnat,
         )
         .ok_or(Unscheduled::NoMemory)?;
     svc.stats.conn();
@@ -344,7 +358,9 @@ pub(crate) fn reply(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
         .is_some_and(|snap| !snap.list.is_empty());
     let translatable = matches!(
         ip_proto(&mut skb),
-        Some(packet::IPPROTO_TCP | packet::IPPROTO_UDP | packet::IPPROTO_SCTP | packet::IPPROTO_ICMP)
+        Some(
+            packet::IPPROTO_TCP | packet::IPPROTO_UDP | packet::IPPROTO_SCTP | packet::IPPROTO_ICMP
+        )
     );
     if enabled && translatable && !skb.is_ipvs_property() && is_fragment(&mut skb) {
         match skb.defrag4(net) {
@@ -366,6 +382,17 @@ pub(crate) fn reply(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
         caddr: info.daddr,
         cport: info.dport,
     };
+    if st.conns.fnat_count.load(Ordering::Relaxed) != 0 {
+        if let Some(c) = st.conns.find_fnat(
+            proto.raw(),
+            &info.daddr,
+            info.dport,
+            &info.saddr,
+            info.sport,
+        ) {
+            return xmit::fnat_reply(st, skb, net, c, &info);
+        }
+    }
     let Some(conn) = st.conns.find_out(&key) else {
         return no_conn_reply(st, skb, &info, proto);
     };

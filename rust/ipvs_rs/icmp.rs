@@ -23,6 +23,7 @@ use crate::kbind::skb::SkBuff;
 use crate::netns::NetState;
 use crate::sysctl::Sysctl;
 use crate::xmit;
+use core::sync::atomic::Ordering;
 use ipvs_core::conn::key::{InKey, OutKey};
 use ipvs_core::packet::icmp::{
     icmp_checksum_ok, nat_icmp, parse_icmp_error, tunnel_quote, IcmpError, IcmpNatDir, ICMP_HLEN,
@@ -90,6 +91,38 @@ pub(crate) fn from_server(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
         caddr: q.saddr,
         cport: q.sport,
     };
+    if st.conns.fnat_count.load(Ordering::Relaxed) != 0 {
+        // FULLNAT: the quoted request went LIP:lport -> RIP:rport.
+        if let Some(conn) = st
+            .conns
+            .find_fnat(proto.raw(), &q.saddr, q.sport, &q.daddr, q.dport)
+        {
+            // To the client, from the virtual service, about its packet.
+            if translate(
+                &mut skb,
+                len,
+                IcmpNatDir::In,
+                conn.tuple.caddr,
+                conn.tuple.cport,
+            )
+            .is_none()
+                || translate(
+                    &mut skb,
+                    len,
+                    IcmpNatDir::Out,
+                    conn.tuple.vaddr,
+                    conn.tuple.vport,
+                )
+                .is_none()
+            {
+                return Verdict::Drop;
+            }
+            conn.svc.stats.outbound(len);
+            conn.dest.stats.outbound(len);
+            st.total.outbound(len);
+            return xmit::to_server(skb, net, &conn.tuple.caddr, true);
+        }
+    }
     let Some(conn) = st.conns.find_out(&key) else {
         return Verdict::Accept;
     };
@@ -149,6 +182,25 @@ pub(crate) fn from_client(mut skb: SkBuff, net: NetRef<'_>, hook: Hook) -> Verdi
     conn.svc.stats.inbound(len);
     conn.dest.stats.inbound(len);
     st.total.inbound(len);
+    if conn.fwd == FwdMethod::FullNat {
+        // To the real server, from the local address, about its reply.
+        let Some(f) = &conn.fnat else {
+            return Verdict::Drop;
+        };
+        if translate(
+            &mut skb,
+            len,
+            IcmpNatDir::In,
+            conn.tuple.daddr,
+            conn.tuple.dport,
+        )
+        .is_none()
+            || translate(&mut skb, len, IcmpNatDir::Out, f.laddr.addr, f.lport).is_none()
+        {
+            return Verdict::Drop;
+        }
+        return xmit::to_server(skb, net, &conn.tuple.daddr, false);
+    }
     if conn.fwd != FwdMethod::Masq {
         // DR, TUN: the server gets the error as it is.
         return xmit::forward(skb, net, conn, &q);

@@ -30,7 +30,9 @@ pub mod kbind;
 
 mod conn;
 mod dataplane;
+mod fnat;
 mod genl;
+mod genl_ext;
 mod guard;
 mod hooks;
 mod icmp;
@@ -54,6 +56,7 @@ module! {
 /// The loaded module: its registrations, undone in field order on unload
 /// (fields drop in declaration order, the reverse of registration).
 struct IpvsRs {
+    _genl_ext: genl_ext::Registration,
     _genl: genl::Registration,
     _pernet: netns::Registration,
     _guard: guard::Registration,
@@ -69,6 +72,7 @@ impl kernel::Module for IpvsRs {
         // ENODEV.
         let guard = guard::Registration::new()?;
         let genl = genl::Registration::new()?;
+        let genl_ext = genl_ext::Registration::new()?;
         let pernet = netns::Registration::new()?;
         pr_info!(
             "IPVS ABI {} loaded, connection table size {}\n",
@@ -76,6 +80,7 @@ impl kernel::Module for IpvsRs {
             netns::conn_tab_size()
         );
         Ok(Self {
+            _genl_ext: genl_ext,
             _genl: genl,
             _pernet: pernet,
             _guard: guard,

@@ -53,6 +53,16 @@ unsigned int ipvs_rs_param_conn_max(void)
 	return READ_ONCE(conn_max);
 }
 
+/* Checked in Rust (fnat.rs): 8..64512, from port 1024 up. */
+static unsigned int fnat_ports = 64512;
+module_param(fnat_ports, uint, 0444);
+MODULE_PARM_DESC(fnat_ports, "FULLNAT source ports per local address and protocol, from 1024 (8..64512, default 64512)");
+
+unsigned int ipvs_rs_param_fnat_ports(void)
+{
+	return READ_ONCE(fnat_ports);
+}
+
 /* --- per network namespace state: one pointer, owned by Rust --- */
 
 static unsigned int ipvs_rs_net_id __read_mostly;
@@ -184,6 +194,38 @@ struct genl_family ipvs_rs_genl_family = {
 	.resv_start_op = IPVS_CMD_FLUSH + 1,
 };
 
+/*
+ * --- generic netlink family IPVS_RS, version 1: what the IPVS family cannot
+ * express (FULLNAT local addresses, TOA). A family of its own so nothing can
+ * collide with future upstream commands; see Documentation/extension.rst
+ * and ipvs_core::netlink::ext. Same rules as IPVS: raw attributes
+ * validated in Rust, CAP_NET_ADMIN in the caller's namespace.
+ */
+#define IPVS_RS_EXT_DO(c)	{ .cmd = (c), .flags = GENL_UNS_ADMIN_PERM, \
+				  .doit = ipvs_rs_ext_doit }
+#define IPVS_RS_EXT_DUMP(c)	{ .cmd = (c), .flags = GENL_UNS_ADMIN_PERM, \
+				  .dumpit = ipvs_rs_ext_dumpit }
+
+static const struct genl_small_ops ipvs_rs_ext_genl_ops[] = {
+	IPVS_RS_EXT_DO(IPVS_RS_CMD_NEW_LADDR),
+	IPVS_RS_EXT_DO(IPVS_RS_CMD_DEL_LADDR),
+	IPVS_RS_EXT_DUMP(IPVS_RS_CMD_GET_LADDR),
+	IPVS_RS_EXT_DO(IPVS_RS_CMD_SET_SVC),
+	IPVS_RS_EXT_DO(IPVS_RS_CMD_GET_SVC),
+};
+
+struct genl_family ipvs_rs_ext_genl_family = {
+	.name = "IPVS_RS",
+	.version = 1,
+	.maxattr = 0,
+	.netnsok = true,
+	.parallel_ops = true,
+	.module = THIS_MODULE,
+	.small_ops = ipvs_rs_ext_genl_ops,
+	.n_small_ops = ARRAY_SIZE(ipvs_rs_ext_genl_ops),
+	.resv_start_op = IPVS_RS_CMD_GET_SVC + 1,
+};
+
 struct net *ipvs_rs_genl_info_net(const struct genl_info *info)
 {
 	return genl_info_net(info);
@@ -213,7 +255,7 @@ int ipvs_rs_genl_reply(struct genl_info *info, u8 cmd, const void *attrs,
 	msg = genlmsg_new(len, GFP_KERNEL);
 	if (!msg)
 		return -ENOMEM;
-	hdr = genlmsg_put_reply(msg, info, &ipvs_rs_genl_family, 0, cmd);
+	hdr = genlmsg_put_reply(msg, info, info->family, 0, cmd);
 	if (!hdr || skb_tailroom(msg) < len) {
 		nlmsg_free(msg);
 		return -EMSGSIZE;
@@ -229,7 +271,7 @@ int ipvs_rs_genl_dump_put(struct sk_buff *skb, struct netlink_callback *cb,
 	void *hdr;
 
 	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
-			  &ipvs_rs_genl_family, NLM_F_MULTI, cmd);
+			  genl_info_dump(cb)->family, NLM_F_MULTI, cmd);
 	if (!hdr)
 		return -EMSGSIZE;
 	if (skb_tailroom(skb) < len) {
@@ -428,6 +470,31 @@ int ipvs_rs_skb_defrag4(struct net *net, struct sk_buff *skb)
 	if (!err)
 		ip_send_check(ip_hdr(skb));
 	return err;
+}
+
+/*
+ * Makes `len` bytes of room right after the first `hdr_len` bytes (the IP
+ * and TCP headers) by moving those headers towards the head: the TOA
+ * option goes into the gap. Returns the new start of the IP header, or
+ * NULL if memory is short (the skb is unchanged then).
+ */
+unsigned char *ipvs_rs_skb_insert_room(struct sk_buff *skb,
+				       unsigned int hdr_len, unsigned int len)
+{
+	if (skb_ensure_writable(skb, hdr_len) || skb_cow_head(skb, len))
+		return NULL;
+	skb_push(skb, len);
+	memmove(skb->data, skb->data + len, hdr_len);
+	skb_reset_network_header(skb);
+	skb_set_transport_header(skb, ip_hdrlen(skb));
+	if (skb->ip_summed == CHECKSUM_PARTIAL)
+		skb->csum_start -= len;
+	return skb->data;
+}
+
+bool ipvs_rs_skb_is_gso(const struct sk_buff *skb)
+{
+	return skb_is_gso(skb);
 }
 
 bool ipvs_rs_skb_exceeds_mtu(const struct sk_buff *skb, unsigned int mtu)

@@ -86,6 +86,7 @@ pub(crate) fn schedule<'a>(
                     svc.clone(),
                     None,
                     conf.timeout,
+                    None,
                 )
                 .ok_or(Unscheduled::NoMemory)?;
             if !t.acquire_control() {

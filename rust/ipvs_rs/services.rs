@@ -9,21 +9,25 @@
 //!   new connection (process context takes it with bottom halves off).
 //! - Counters are atomics updated without locks.
 
+use crate::fnat::{self, Fnat, Laddr};
 use crate::kbind::kvec;
 use crate::kbind::rcu::{self, BhGuard};
 use crate::netns::NetState;
 use crate::stats::AtomicStats;
 use crate::sysctl::Sysctl;
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use ipvs_core::addr::Addr;
 use ipvs_core::conn::reuse;
 use ipvs_core::conn::BindCounts;
 use ipvs_core::control::Table;
 use ipvs_core::errno::{Errno, Error, Result};
+use ipvs_core::netlink::ext::{SvcExt, SvcExtCounters};
 use ipvs_core::netlink::service::DestConns;
 use ipvs_core::sched::{
     lblc::LblcSlot, lblcr::LblcrSlot, Backing, DestChange, DestView, Dests, SchedConfig,
     SchedError, SchedKind, SchedState, Storage, StorageNeed, NO_DEST,
 };
+use ipvs_core::service::Protocol;
 use ipvs_core::service::{DestConf, DestKey, ServiceConf, ServiceKey};
 use kernel::alloc::{
     flags::{GFP_ATOMIC, GFP_KERNEL},
@@ -36,7 +40,7 @@ use kernel::sync::{Arc, SpinLock};
 const ENOMEM: Error = Error::new(Errno::Enomem, c"ipvs_rs: out of memory");
 
 /// A kernel vector (kvmalloc: tables can be large) as scheduler storage.
-pub(crate) struct KTable<T>(KVVec<T>);
+pub(crate) struct KTable<T>(pub(crate) KVVec<T>);
 
 impl<T> AsRef<[T]> for KTable<T> {
     fn as_ref(&self) -> &[T] {
@@ -220,6 +224,22 @@ pub(crate) struct SvcInner {
     pub(crate) conf: ServiceConf,
     pub(crate) dests: KVec<DestEntry>,
     pub(crate) sched: Option<SchedState<KStorage>>,
+    /// FULLNAT local addresses (`IPVS_RS` family) and where the next
+    /// allocation starts.
+    pub(crate) laddrs: KVec<Arc<Laddr>>,
+    laddr_next: usize,
+    /// Extension settings (`IPVS_RS` family).
+    pub(crate) ext: SvcExt,
+}
+
+/// Counters of the extensions, and the TOA switch as the packet path
+/// reads it.
+#[derive(Default)]
+pub(crate) struct ExtCounters {
+    pub(crate) toa: AtomicBool,
+    pub(crate) toa_written: AtomicU64,
+    pub(crate) toa_skipped: AtomicU64,
+    pub(crate) fnat_exhausted: AtomicU64,
 }
 
 /// A virtual service.
@@ -229,6 +249,7 @@ pub(crate) struct SvcRt {
     #[pin]
     pub(crate) inner: SpinLock<SvcInner>,
     pub(crate) stats: AtomicStats,
+    pub(crate) ext_counters: ExtCounters,
 }
 
 impl SvcRt {
@@ -237,6 +258,103 @@ impl SvcRt {
         let _bh = BhGuard::new();
         let mut g = self.inner.lock();
         f(&mut g)
+    }
+
+    /// A local address and port for a new FULLNAT connection (packet
+    /// path), or `None`, counted, when the pool is empty or exhausted.
+    pub(crate) fn fnat_alloc(&self, proto: Protocol) -> Option<Fnat> {
+        let f = self.with(|i| {
+            let start = i.laddr_next;
+            i.laddr_next = i.laddr_next.wrapping_add(1);
+            fnat::pick(&i.laddrs, start, proto)
+        });
+        if f.is_none() {
+            self.ext_counters
+                .fnat_exhausted
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        f
+    }
+
+    /// Adds a local address (control plane, under the control mutex).
+    pub(crate) fn add_laddr(&self, addr: Addr) -> Result<()> {
+        if self.with(|i| i.laddrs.iter().any(|l| l.addr == addr)) {
+            return Err(Error::new(
+                Errno::Eexist,
+                c"IPVS_RS_LADDR_ATTR_ADDR: the service already has this local address",
+            ));
+        }
+        let l = Laddr::new(addr).map_err(|_| ENOMEM)?;
+        let n = self.with(|i| i.laddrs.len());
+        let mut v = KVec::with_capacity(n + 1, GFP_KERNEL).map_err(|_| ENOMEM)?;
+        let old = self.with(|i| {
+            for x in i.laddrs.iter() {
+                // Within capacity: the list only changes under the mutex.
+                let _ = v.push(x.clone(), GFP_ATOMIC);
+            }
+            let _ = v.push(l, GFP_ATOMIC);
+            core::mem::replace(&mut i.laddrs, v)
+        });
+        drop(old);
+        Ok(())
+    }
+
+    /// Removes a local address; its connections keep their ports until
+    /// they end.
+    pub(crate) fn del_laddr(&self, addr: &Addr) -> Result<()> {
+        let n = self.with(|i| i.laddrs.len());
+        let mut v = KVec::with_capacity(n, GFP_KERNEL).map_err(|_| ENOMEM)?;
+        let old = self.with(|i| {
+            if !i.laddrs.iter().any(|l| l.addr == *addr) {
+                return None;
+            }
+            for x in i.laddrs.iter().filter(|l| l.addr != *addr) {
+                let _ = v.push(x.clone(), GFP_ATOMIC);
+            }
+            Some(core::mem::replace(&mut i.laddrs, v))
+        });
+        match old {
+            Some(old) => {
+                drop(old);
+                Ok(())
+            }
+            None => Err(Error::new(
+                Errno::Enoent,
+                c"IPVS_RS_LADDR_ATTR_ADDR: the service has no such local address",
+            )),
+        }
+    }
+
+    /// The `i`th local address.
+    pub(crate) fn laddr_at(&self, i: usize) -> Option<Arc<Laddr>> {
+        self.with(|inner| inner.laddrs.get(i).cloned())
+    }
+
+    /// Extension settings.
+    pub(crate) fn ext(&self) -> SvcExt {
+        self.with(|i| i.ext)
+    }
+
+    /// Sets the extension settings.
+    pub(crate) fn set_ext(&self, ext: SvcExt) {
+        self.with(|i| i.ext = ext);
+        self.ext_counters.toa.store(ext.toa, Ordering::Relaxed);
+    }
+
+    /// Whether FULLNAT TCP connections get the TOA option.
+    pub(crate) fn toa_on(&self) -> bool {
+        self.ext_counters.toa.load(Ordering::Relaxed)
+    }
+
+    /// Extension counters.
+    pub(crate) fn ext_counters(&self) -> SvcExtCounters {
+        let c = &self.ext_counters;
+        SvcExtCounters {
+            toa_written: c.toa_written.load(Ordering::Relaxed),
+            toa_skipped: c.toa_skipped.load(Ordering::Relaxed),
+            fnat_exhausted: c.fnat_exhausted.load(Ordering::Relaxed),
+            laddrs: self.with(|i| i.laddrs.len()) as u32,
+        }
     }
 }
 
@@ -524,8 +642,19 @@ impl Table for ControlTable<'_> {
         let svc = Arc::pin_init(
             pin_init!(SvcRt {
                 key,
-                inner <- new_spinlock!(SvcInner { conf, dests: KVec::new(), sched }, "ipvs_rs::service"),
+                inner <- new_spinlock!(
+                    SvcInner {
+                        conf,
+                        dests: KVec::new(),
+                        sched,
+                        laddrs: KVec::new(),
+                        laddr_next: 0,
+                        ext: SvcExt::default(),
+                    },
+                    "ipvs_rs::service"
+                ),
                 stats: AtomicStats::default(),
+                ext_counters: ExtCounters::default(),
             }),
             GFP_KERNEL,
         )

@@ -10,9 +10,12 @@ use crate::kbind::rcu;
 use crate::kbind::skb::{Route, RouteInfo, SkBuff};
 use crate::netns::NetState;
 use crate::sysctl::Sysctl;
+use core::sync::atomic::Ordering;
 use ipvs_core::addr::Addr;
-use ipvs_core::packet::{self, icmp, ipv4::Ttl, tunnel, PacketInfo};
-use ipvs_core::service::FwdMethod;
+use ipvs_core::packet::toa_write::{self, ToaSkip};
+use ipvs_core::packet::{self, icmp, ipv4::Ttl, mss, tunnel, CsumMode, PacketInfo};
+use ipvs_core::service::{FwdMethod, Protocol};
+use ipvs_core::toa::ToaV4;
 
 /// ICMP "time exceeded in transit".
 const ICMP_TIME_EXCEEDED: u8 = 11;
@@ -31,6 +34,7 @@ pub(crate) fn forward(skb: SkBuff, net: NetRef<'_>, conn: &Conn, info: &PacketIn
         // Local node: the real server is this host.
         FwdMethod::Local => Verdict::Accept,
         FwdMethod::Bypass => Verdict::Accept,
+        FwdMethod::FullNat => fnat_request(skb, net, conn, info),
     }
 }
 
@@ -44,7 +48,7 @@ fn route(
     known_nh: bool,
     overhead: u32,
     pmtu_disc: bool,
-) -> Result<Option<(Route, [u8; 4])>, Verdict> {
+) -> Result<Option<(Route, [u8; 4], u32)>, Verdict> {
     let RouteInfo {
         route,
         local,
@@ -73,14 +77,14 @@ fn route(
         skb.icmp_send4(icmp::ICMP_DEST_UNREACH, icmp::ICMP_FRAG_NEEDED, mtu.to_be());
         return Err(Verdict::Drop);
     }
-    Ok(Some((route, saddr)))
+    Ok(Some((route, saddr, mtu)))
 }
 
 /// Sends an already rewritten packet (a translated ICMP error) to a real
 /// server; `local_ok`: a server on this host gets it through the stack.
 pub(crate) fn to_server(mut skb: SkBuff, net: NetRef<'_>, daddr: &Addr, local_ok: bool) -> Verdict {
     match route(&mut skb, net, daddr, false, 0, true) {
-        Ok(Some((rt, _))) => send(skb, net, rt),
+        Ok(Some((rt, _, _))) => send(skb, net, rt),
         Ok(None) if local_ok => Verdict::Accept,
         Ok(None) => Verdict::Drop,
         Err(v) => v,
@@ -104,7 +108,7 @@ fn nat(mut skb: SkBuff, net: NetRef<'_>, conn: &Conn, info: &PacketInfo) -> Verd
     }
     skb.csum_rewritten();
     match route(&mut skb, net, &conn.tuple.daddr, false, 0, true) {
-        Ok(Some((rt, _))) => send(skb, net, rt),
+        Ok(Some((rt, _, _))) => send(skb, net, rt),
         Ok(None) => Verdict::Accept,
         Err(v) => v,
     }
@@ -112,7 +116,7 @@ fn nat(mut skb: SkBuff, net: NetRef<'_>, conn: &Conn, info: &PacketInfo) -> Verd
 
 fn dr(mut skb: SkBuff, net: NetRef<'_>, conn: &Conn) -> Verdict {
     match route(&mut skb, net, &conn.tuple.daddr, true, 0, true) {
-        Ok(Some((rt, _))) => send(skb, net, rt),
+        Ok(Some((rt, _, _))) => send(skb, net, rt),
         Ok(None) => Verdict::Accept,
         Err(v) => v,
     }
@@ -122,7 +126,7 @@ fn tun(mut skb: SkBuff, net: NetRef<'_>, conn: &Conn) -> Verdict {
     // With pmtu_disc off the tunnel fragments rather than refusing
     // packets (upstream: no DF on the outer header, no frag-needed).
     let pmtu_disc = NetState::get(net).map_or(true, |st| st.sysctl.on(Sysctl::PmtuDisc));
-    let (rt, saddr) = match route(
+    let (rt, saddr, _) = match route(
         &mut skb,
         net,
         &conn.tuple.daddr,
@@ -155,4 +159,126 @@ fn tun(mut skb: SkBuff, net: NetRef<'_>, conn: &Conn) -> Verdict {
     hdr.copy_from_slice(&outer);
     skb.send4(net);
     Verdict::Stolen
+}
+
+/// FULLNAT, client to server: `client:cport -> VIP:vport` becomes
+/// `LIP:lport -> RIP:rport`, routed to the real server.
+fn fnat_request(mut skb: SkBuff, net: NetRef<'_>, conn: &Conn, info: &PacketInfo) -> Verdict {
+    let Some(f) = &conn.fnat else {
+        return Verdict::Drop;
+    };
+    let mode = csum_mode(&skb);
+    let hdr_len = (info.l4_off + l4_hdr_len(info)).min(skb.len());
+    let Some(buf) = skb.header_mut(hdr_len) else {
+        return Verdict::Drop;
+    };
+    if packet::dnat(buf, conn.tuple.daddr, conn.tuple.dport, mode).is_err()
+        || packet::snat(buf, f.laddr.addr, f.lport, mode).is_err()
+    {
+        return Verdict::Drop;
+    }
+    skb.csum_rewritten();
+    let (rt, mtu) = match route(&mut skb, net, &conn.tuple.daddr, false, 0, true) {
+        Ok(Some((rt, _, mtu))) => (rt, mtu),
+        // A real server on the director itself is not a FULLNAT target.
+        Ok(None) => return Verdict::Drop,
+        Err(v) => return v,
+    };
+    if conn.proto == Protocol::Tcp && conn.svc.toa_on() {
+        add_toa(&mut skb, conn, info, mtu, mode);
+    }
+    send(skb, net, rt)
+}
+
+/// Writes the client's address into a TOA option on the SYN and on the
+/// first segment after it; counts what was written or skipped (a segment
+/// without room, or too big for the path, goes without: never corrupted).
+fn add_toa(skb: &mut SkBuff, conn: &Conn, info: &PacketInfo, mtu: u32, mode: CsumMode) {
+    let syn = info.tcp_flags & packet::l4::tcp_flags::SYN != 0;
+    if !syn && conn.toa_sent.load(Ordering::Relaxed) {
+        return;
+    }
+    let [a, b, c, d, ..] = conn.tuple.caddr.inet();
+    let toa = ToaV4 {
+        addr: [a, b, c, d],
+        port: conn.tuple.cport,
+    };
+    let counters = &conn.svc.ext_counters;
+    let hdr = (info.l4_off + mss::TCP_MAX_HLEN).min(skb.len());
+    let plan = if skb.is_gso() {
+        Err(ToaSkip::NoRoom)
+    } else {
+        match skb.header(hdr) {
+            Some(buf) => toa_write::toa_room(buf, mtu),
+            None => Err(ToaSkip::Truncated),
+        }
+    };
+    let written = match plan {
+        Ok(plan) => skb
+            .insert_room(plan.insert_off, toa_write::TOA_GROWTH)
+            .is_some_and(|buf| toa_write::toa_write(buf, &plan, &toa, mode).is_ok()),
+        // The client sent a TOA of its own: replace it with the truth.
+        Err(ToaSkip::AlreadyPresent) => skb
+            .header_mut(hdr)
+            .is_some_and(|buf| toa_write::toa_overwrite(buf, &toa, mode).is_ok_and(|n| n > 0)),
+        Err(_) => false,
+    };
+    if written {
+        counters.toa_written.fetch_add(1, Ordering::Relaxed);
+        if !syn {
+            conn.toa_sent.store(true, Ordering::Relaxed);
+        }
+    } else {
+        counters.toa_skipped.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// FULLNAT, server to client (caught at LOCAL_IN: addressed to the local
+/// address): `RIP:rport -> LIP:lport` becomes `VIP:vport -> client:cport`,
+/// routed to the client.
+pub(crate) fn fnat_reply(
+    st: &NetState,
+    mut skb: SkBuff,
+    net: NetRef<'_>,
+    conn: &Conn,
+    info: &PacketInfo,
+) -> Verdict {
+    let timeouts = st.timeouts.get();
+    let bytes = skb.len();
+    conn.packet(
+        ipvs_core::conn::Direction::Output,
+        crate::dataplane::l4(&mut skb, info),
+        &timeouts,
+    );
+    let mode = csum_mode(&skb);
+    let hdr_len = (info.l4_off + l4_hdr_len(info)).min(skb.len());
+    let Some(buf) = skb.header_mut(hdr_len) else {
+        return Verdict::Drop;
+    };
+    if packet::snat(buf, conn.tuple.vaddr, conn.tuple.vport, mode).is_err()
+        || packet::dnat(buf, conn.tuple.caddr, conn.tuple.cport, mode).is_err()
+    {
+        return Verdict::Drop;
+    }
+    skb.csum_rewritten();
+    // With TOA, the server's SYN-ACK announces 8 bytes less MSS, so the
+    // client's segments leave room for the option.
+    if conn.proto == Protocol::Tcp
+        && info.tcp_flags & packet::l4::tcp_flags::SYN != 0
+        && conn.svc.toa_on()
+    {
+        let hdr = (info.l4_off + mss::TCP_MAX_HLEN).min(skb.len());
+        if let Some(buf) = skb.header_mut(hdr) {
+            let _ = mss::mss_reduce(buf, toa_write::TOA_GROWTH as u16, mode);
+        }
+    }
+    conn.svc.stats.outbound(bytes);
+    conn.dest.stats.outbound(bytes);
+    st.total.outbound(bytes);
+    match route(&mut skb, net, &conn.tuple.caddr, false, 0, true) {
+        Ok(Some((rt, _, _))) => send(skb, net, rt),
+        // A client on the director itself: deliver here.
+        Ok(None) => Verdict::Accept,
+        Err(v) => v,
+    }
 }

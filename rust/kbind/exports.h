@@ -23,6 +23,8 @@ void ipvs_rs_net_exit(struct net *net);
 /* ipvs_rs: rust/ipvs_rs/genl.rs */
 int ipvs_rs_genl_doit(struct sk_buff *skb, struct genl_info *info);
 int ipvs_rs_genl_dumpit(struct sk_buff *skb, struct netlink_callback *cb);
+int ipvs_rs_ext_doit(struct sk_buff *skb, struct genl_info *info);
+int ipvs_rs_ext_dumpit(struct sk_buff *skb, struct netlink_callback *cb);
 
 /* ipvs_rs: rust/ipvs_rs/procfs.rs */
 int ipvs_rs_proc_show(struct seq_file *seq, struct net *net, int which);

@@ -25,6 +25,15 @@ struct sk_buff;
 
 /* --- ipvs_rs: registration objects (ipvs_rs_shim.c) --- */
 extern struct genl_family ipvs_rs_genl_family;
+extern struct genl_family ipvs_rs_ext_genl_family;
+/* Commands of the IPVS_RS family (ipvs_core::netlink::ext::cmd). */
+enum {
+	IPVS_RS_CMD_NEW_LADDR = 1,
+	IPVS_RS_CMD_DEL_LADDR = 2,
+	IPVS_RS_CMD_GET_LADDR = 3,
+	IPVS_RS_CMD_SET_SVC = 4,
+	IPVS_RS_CMD_GET_SVC = 5,
+};
 extern struct pernet_operations ipvs_rs_pernet_ops;
 extern struct notifier_block ipvs_rs_module_nb;
 extern const struct nf_hook_ops ipvs_rs_nf_ops[];
@@ -33,6 +42,7 @@ extern const unsigned int ipvs_rs_nf_ops_count;
 /* --- ipvs_rs: module parameters --- */
 unsigned int ipvs_rs_param_conn_tab_bits(void);
 unsigned int ipvs_rs_param_conn_max(void);
+unsigned int ipvs_rs_param_fnat_ports(void);
 
 /* --- ipvs_rs: /proc/net files of a namespace (ipvs_rs_shim.c) --- */
 enum ipvs_rs_proc_file {
@@ -79,6 +89,9 @@ void ipvs_rs_skb_icmp_send_inner(struct sk_buff *skb, unsigned int off,
 				 unsigned int hlen, int type, int code,
 				 __be32 info);
 int ipvs_rs_skb_defrag4(struct net *net, struct sk_buff *skb);
+unsigned char *ipvs_rs_skb_insert_room(struct sk_buff *skb,
+				       unsigned int hdr_len, unsigned int len);
+bool ipvs_rs_skb_is_gso(const struct sk_buff *skb);
 bool ipvs_rs_skb_exceeds_mtu(const struct sk_buff *skb, unsigned int mtu);
 void ipvs_rs_skb_csum_rewritten(struct sk_buff *skb);
 struct net *ipvs_rs_hook_net(const struct nf_hook_state *state);

@@ -159,6 +159,33 @@ impl SkBuff {
         (unsafe { bindings::ipvs_rs_skb_defrag4(net.as_ptr(), self.ptr) } == 0).then_some(self)
     }
 
+    /// Whether the skb is a GSO super-packet.
+    pub fn is_gso(&self) -> bool {
+        // SAFETY: the skb is valid.
+        unsafe { bindings::ipvs_rs_skb_is_gso(self.ptr) }
+    }
+
+    /// Opens a gap of `len` bytes after the first `hdr_len` bytes (IP and
+    /// TCP headers), which move towards the head; returns the `hdr_len +
+    /// len` bytes from the (new) IP header: headers, then the gap. `None`
+    /// (skb unchanged) if memory is short or the headers are not there.
+    pub fn insert_room(&mut self, hdr_len: usize, len: usize) -> Option<&mut [u8]> {
+        let (Ok(h), Ok(l)) = (u32::try_from(hdr_len), u32::try_from(len)) else {
+            return None;
+        };
+        if hdr_len > self.len() {
+            return None;
+        }
+        // SAFETY: the skb is valid and ours; on success the first
+        // hdr_len + len bytes from the returned pointer are linear and
+        // writable (skb_ensure_writable over the headers, the gap pushed
+        // into the head).
+        unsafe {
+            let p = bindings::ipvs_rs_skb_insert_room(self.ptr, h, l);
+            (!p.is_null()).then(|| core::slice::from_raw_parts_mut(p, hdr_len + len))
+        }
+    }
+
     /// Sends the routed packet out (LOCAL_OUT, then the route's output).
     pub fn send4(self, net: NetRef<'_>) {
         // SAFETY: the skb is valid and routed; ownership passes to the stack.

@@ -217,6 +217,10 @@ pub enum FwdMethod {
     Droute,
     /// Cache bypass, 4.
     Bypass,
+    /// Full NAT, 5 (Alibaba LVS's `IP_VS_CONN_F_FULLNAT`): source and
+    /// destination rewritten, the source to a local address of the
+    /// service's pool. An ipvs_rs extension: upstream kernels reject it.
+    FullNat,
 }
 
 /// `IP_VS_CONN_F_FWD_MASK`.
@@ -231,6 +235,7 @@ impl FwdMethod {
             2 => Some(FwdMethod::Tunnel),
             3 => Some(FwdMethod::Droute),
             4 => Some(FwdMethod::Bypass),
+            5 => Some(FwdMethod::FullNat),
             _ => None,
         }
     }
@@ -243,6 +248,7 @@ impl FwdMethod {
             FwdMethod::Tunnel => 2,
             FwdMethod::Droute => 3,
             FwdMethod::Bypass => 4,
+            FwdMethod::FullNat => 5,
         }
     }
 
@@ -254,6 +260,7 @@ impl FwdMethod {
             FwdMethod::Tunnel => "Tunnel",
             FwdMethod::Droute => "Route",
             FwdMethod::Bypass => "Bypass",
+            FwdMethod::FullNat => "FullNat",
         }
     }
 }

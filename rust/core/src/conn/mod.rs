@@ -222,7 +222,8 @@ pub(crate) fn settle<S: PartialEq + Copy>(
 /// `INACTIVE`, and `NOOUTPUT` unless the method is NAT.
 pub fn dest_conn_flags(fwd: FwdMethod, user_flags: u32) -> u32 {
     let f = (((user_flags & !FWD_MASK) | fwd.raw()) & flags::DEST_MASK) | flags::INACTIVE;
-    if fwd == FwdMethod::Masq {
+    // NAT and FULLNAT see both directions.
+    if matches!(fwd, FwdMethod::Masq | FwdMethod::FullNat) {
         f
     } else {
         f | flags::NOOUTPUT

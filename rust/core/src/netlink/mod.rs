@@ -6,6 +6,7 @@
 //! control-plane input happens here, in host-tested code.
 
 pub mod attr;
+pub mod ext;
 pub mod ipvs;
 pub mod service;
 

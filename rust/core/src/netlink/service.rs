@@ -333,7 +333,7 @@ fn put_stats64(
 
 /// The identifying attributes of a service: `AF`, then `FWMARK` or
 /// `PROTOCOL`+`ADDR`+`PORT` (requests and dump entries alike).
-fn put_service_key(
+pub fn put_service_key(
     w: &mut AttrWriter<'_>,
     key: &ServiceKey,
 ) -> core::result::Result<(), WriteError> {

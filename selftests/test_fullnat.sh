@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# FULLNAT: the real servers sit in another subnet, with no route to the
+# clients, no gateway through the director and no VIP: they only reach the
+# director's local addresses. TCP and UDP data verified end to end; the
+# servers see the local addresses (round robin over the pool); each
+# connection holds exactly one local port, and running out of ports is
+# counted; stock ipvsadm still lists everything; the IPVS_RS family's
+# errors name the field.
+#
+#   client 10.0.1.2 -- 10.0.1.1 director 10.0.5.1, 10.0.5.2 (local addresses) -- rsN 10.0.5.(10+N)
+#                        VIP 10.0.1.100
+source "$(dirname "$0")/lib.sh"
+require_root
+require_cmd socat ipvsadm python3 sha256sum
+unload_all
+here=$(cd "$(dirname "$0")" && pwd)
+VIP=10.0.1.100
+N=2
+PORTS=16
+ext() { ip netns exec "$director" python3 "$here/py/ipvs_rs_ext.py" "$@"; }
+dir() { ip netns exec "$director" "$@"; }
+cli() { ip netns exec "$client" "$@"; }
+rs_ip() { echo "10.0.5.$((10 + $1))"; }
+
+setup_ns client director || exit $ksft_fail
+ip link add c0 netns "$client" type veth peer name d0 netns "$director"
+ip -n "$client" addr add 10.0.1.2/24 dev c0
+ip -n "$client" link set c0 up
+ip -n "$client" route add default via 10.0.1.1
+ip -n "$director" addr add 10.0.1.1/24 dev d0
+ip -n "$director" addr add $VIP/32 dev d0
+ip -n "$director" link set d0 up
+ip -n "$director" link add br5 type bridge
+ip -n "$director" addr add 10.0.5.1/24 dev br5
+ip -n "$director" addr add 10.0.5.2/24 dev br5
+ip -n "$director" link set br5 up
+ip netns exec "$director" sysctl -qw net.ipv4.ip_forward=1
+RS_NS=()
+for i in $(seq $N); do
+	setup_ns "rs$i" || exit $ksft_fail
+	ns=$(eval echo "\$rs$i")
+	RS_NS+=("$ns")
+	ip link add e0 netns "$ns" type veth peer name "r$i" netns "$director"
+	ip -n "$director" link set "r$i" master br5 up
+	# Only the connected subnet: no default route, no route to clients.
+	ip -n "$ns" addr add "$(rs_ip "$i")/24" dev e0
+	ip -n "$ns" link set e0 up
+	bg ip netns exec "$ns" socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo rs'$i' $SOCAT_PEERADDR'
+	bg ip netns exec "$ns" socat TCP-LISTEN:81,fork,reuseaddr EXEC:cat
+	bg ip netns exec "$ns" socat UDP-LISTEN:53,fork,reuseaddr SYSTEM:'echo rs'$i' $SOCAT_PEERADDR'
+done
+check "real servers have no route to the client" bash -c "! ip netns exec ${RS_NS[0]} ip route get 10.0.1.2 >/dev/null 2>&1"
+load_ipvs_rs fnat_ports=$PORTS || { echo "# cannot load ipvs_rs"; exit $ksft_fail; }
+for i in $(seq $N); do
+	wait_for 10 ip netns exec "${RS_NS[$((i - 1))]}" bash -c ': </dev/tcp/127.0.0.1/80' 2>/dev/null
+done
+
+for p in tcp:80 tcp:81 udp:53; do
+	proto=${p%:*} port=${p#*:}
+	dir ipvsadm -A --${proto}-service $VIP:$port -s rr
+	for i in $(seq $N); do
+		dir ipvsctl dest add $proto $VIP:$port "$(rs_ip "$i")":$port --fwd fullnat
+	done
+	check_eq "laddr add 10.0.5.1 ($p)" ok "$(ext laddr-add $proto $VIP:$port 10.0.5.1)"
+	check_eq "laddr add 10.0.5.2 ($p)" ok "$(ext laddr-add $proto $VIP:$port 10.0.5.2)"
+done
+
+# --- control plane.
+check_match "duplicate local address: EEXIST naming the field" 'errno=17 msg=IPVS_RS_LADDR_ATTR_ADDR' \
+	"$(ext laddr-add tcp $VIP:80 10.0.5.1)"
+check_match "unknown service: ESRCH" 'errno=3 msg=IPVS_RS_ATTR_SERVICE' "$(ext laddr-add tcp $VIP:8080 10.0.5.1)"
+check_match "removing an unknown local address: ENOENT" 'errno=2 msg=IPVS_RS_LADDR_ATTR_ADDR' \
+	"$(ext laddr-del tcp $VIP:80 10.0.5.9)"
+check_eq "laddr list" "10.0.5.1 conns=0 exhausted=0 10.0.5.2 conns=0 exhausted=0" \
+	"$(ext laddr-list tcp $VIP:80 | tr '\n' ' ' | sed 's/ $//')"
+check_match "stock ipvsadm lists the FULLNAT real servers" "10\.0\.5\.11:80" "$(dir ipvsadm -L -n)"
+check_match "/proc/net/ip_vs names FullNat" "10\.0\.5\.11:80|0A00050B:0050 +FullNat" "$(dir cat /proc/net/ip_vs)"
+
+# --- TCP: four connections, round robin over servers and local addresses.
+seen=$(for _ in 1 2 3 4; do timeout 10 ip netns exec "$client" socat -T 5 - TCP:$VIP:80 </dev/null; done | sort | uniq -c | awk '{print $2 "@" $3}' | tr '\n' ' ')
+log_info "answers: $seen"
+check_match "both servers answer" 'rs1@.*rs2@|rs2@.*rs1@' "$seen"
+check_match "servers see local address 10.0.5.1" '@10\.0\.5\.1 ' "$seen"
+check_match "servers see local address 10.0.5.2" '@10\.0\.5\.2 ' "$seen"
+check_not "no server sees the client address" grep -q 10.0.1.2 <<<"$seen"
+
+data=$(mktemp /tmp/fnat.XXXXXX)
+head -c 2000000 /dev/urandom >"$data"
+check_eq "TCP: 2 MB echoed intact through FULLNAT" "$(sha256sum <"$data" | cut -d' ' -f1)" \
+	"$(timeout 30 ip netns exec "$client" socat -T 10 - TCP:$VIP:81 <"$data" | sha256sum | cut -d' ' -f1)"
+
+# --- TOA: the option goes on the SYN and the first segment after it; the
+# server's SYN-ACK MSS is lowered by 8 so the client leaves room.
+check_eq "TOA on for the echo service" ok "$(ext toa tcp $VIP:81 on)"
+check_eq "TCP with TOA: 2 MB echoed intact" "$(sha256sum <"$data" | cut -d' ' -f1)" \
+	"$(timeout 30 ip netns exec "$client" socat -T 10 - TCP:$VIP:81 <"$data" | sha256sum | cut -d' ' -f1)"
+check_eq "TOA written on SYN and first ACK" "toa_written=2" "$(ext svc tcp $VIP:81 | grep toa_written)"
+check_eq "no TOA skipped" "toa_skipped=0" "$(ext svc tcp $VIP:81 | grep toa_skipped)"
+bg ip netns exec "$client" socat -T 20 - TCP:$VIP:81 < <(sleep 15)
+wait_for 10 bash -c "ip netns exec $client ss -Htn state established | grep -q 10.0.1.100:81"
+check_match "client's MSS leaves room for TOA (1452 - 12 timestamp bytes)" 'mss:1440' \
+	"$(ip netns exec "$client" ss -Htni state established '( dport = :81 )')"
+check_eq "TOA off for the other service" "toa=0" "$(ext svc tcp $VIP:80 | grep '^toa=')"
+
+# --- UDP.
+check_match "UDP through FULLNAT" '^rs[12] 10\.0\.5\.[12]$' "$(echo q | timeout 10 ip netns exec "$client" socat -T 2 - UDP:$VIP:53)"
+
+# --- ports: one per connection; exhaustion is counted, never a hang.
+# UDP flows live 300 s; 2 addresses x $PORTS ports. One flow is in already.
+before=$(ext laddr-list udp $VIP:53 | awk '{split($2, c, "="); s += c[2]} END {print s}')
+for i in $(seq 10); do echo q | timeout 5 ip netns exec "$client" socat -T 0.3 - UDP:$VIP:53 >/dev/null 2>&1; done
+after=$(ext laddr-list udp $VIP:53 | awk '{split($2, c, "="); s += c[2]} END {print s}')
+check_eq "10 more flows hold 10 more local ports" $((before + 10)) "$after"
+check_eq "one connection per port" "$(dir grep -c '^UDP' /proc/net/ip_vs_conn)" "$after"
+for i in $(seq $((2 * PORTS))); do echo q | timeout 5 ip netns exec "$client" socat -T 0.2 - UDP:$VIP:53 >/dev/null 2>&1; done
+check_eq "the pool is full" $((2 * PORTS)) "$(ext laddr-list udp $VIP:53 | awk '{split($2, c, "="); s += c[2]} END {print s}')"
+check_match "exhaustion is counted per service" '^fnat_exhausted=[1-9]' "$(ext svc udp $VIP:53 | grep fnat_exhausted)"
+check_match "... and per local address" 'exhausted=[1-9]' "$(ext laddr-list udp $VIP:53)"
+
+# --- pools are per service and protocol: TCP is unaffected.
+tcp_ok() { timeout 10 ip netns exec "$client" socat -T 5 - TCP:$VIP:80 </dev/null | grep -q '^rs'; }
+check "TCP still works with the UDP service's ports exhausted" tcp_ok
+
+cleanup_bg
+rm -f "$data"
+check "rmmod with FULLNAT connections" rmmod ipvs_rs
+exit_test
