@@ -106,6 +106,14 @@ check_eq "TOA off for the other service" "toa=0" "$(ext svc tcp $VIP:80 | grep '
 # --- UDP.
 check_match "UDP through FULLNAT" '^rs[12] 10\.0\.5\.[12]$' "$(echo q | timeout 10 ip netns exec "$client" socat -T 2 - UDP:$VIP:53)"
 
+# --- ICMP: a real server's port unreachable (nothing listens on 5400)
+# reaches the client as coming from the virtual service.
+dir ipvsadm -A -u $VIP:5400 -s rr
+dir ipvsctl dest add udp $VIP:5400 "$(rs_ip 1)":5400 --fwd fullnat
+ext laddr-add udp $VIP:5400 10.0.5.1 >/dev/null
+check_match "UDP: the server's port unreachable reaches the client" 'Connection refused' \
+	"$(echo q | timeout 10 ip netns exec "$client" socat -T 3 - UDP:$VIP:5400 2>&1)"
+
 # --- ports: one per connection; exhaustion is counted, never a hang.
 # UDP flows live 300 s; 2 addresses x $PORTS ports. One flow is in already.
 before=$(ext laddr-list udp $VIP:53 | awk '{split($2, c, "="); s += c[2]} END {print s}')
