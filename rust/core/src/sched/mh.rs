@@ -160,7 +160,11 @@ impl<T: AsRef<[u32]> + AsMut<[u32]>> Mh<T> {
         for (i, p) in perm.iter_mut().enumerate() {
             *p = dests
                 .get(i)
-                .map_or(0, |d| hashkey(self.af, &d.addr, d.port, KEY1, 0) % m32);
+                .map_or(0, |d| {
+                    hashkey(self.af, &d.addr, d.port, KEY1, 0)
+                        .checked_rem(m32)
+                        .unwrap_or(0)
+                });
         }
         // ip_vs_mh_populate: round after round, each server claims `turns`
         // free slots following its permutation, until all are taken.
@@ -173,7 +177,12 @@ impl<T: AsRef<[u32]> + AsMut<[u32]>> Mh<T> {
                     continue;
                 }
                 let skip = dests.get(i).map_or(1, |d| {
-                    hashkey(self.af, &d.addr, d.port, KEY2, 0) % (m32 - 1) + 1
+                    // M >= 2 (a prime): never a division by zero, but say
+                    // so without a panicking path.
+                    hashkey(self.af, &d.addr, d.port, KEY2, 0)
+                        .checked_rem(m32.saturating_sub(1))
+                        .unwrap_or(0)
+                        + 1
                 });
                 for _ in 0..t {
                     let mut c = *p;
