@@ -158,13 +158,11 @@ impl<T: AsRef<[u32]> + AsMut<[u32]>> Mh<T> {
         // ip_vs_mh_permutate: every permutation starts at its offset.
         let m32 = m as u32;
         for (i, p) in perm.iter_mut().enumerate() {
-            *p = dests
-                .get(i)
-                .map_or(0, |d| {
-                    hashkey(self.af, &d.addr, d.port, KEY1, 0)
-                        .checked_rem(m32)
-                        .unwrap_or(0)
-                });
+            *p = dests.get(i).map_or(0, |d| {
+                hashkey(self.af, &d.addr, d.port, KEY1, 0)
+                    .checked_rem(m32)
+                    .unwrap_or(0)
+            });
         }
         // ip_vs_mh_populate: round after round, each server claims `turns`
         // free slots following its permutation, until all are taken.
