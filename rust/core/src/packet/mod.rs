@@ -33,6 +33,8 @@ pub mod ipv4;
 pub mod l4;
 pub mod mss;
 pub mod nat;
+pub mod seqadj;
+pub mod tcpflags;
 pub mod toa_write;
 pub mod tunnel;
 
