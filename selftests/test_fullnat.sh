@@ -54,6 +54,7 @@ check "real servers have no route to the client" bash -c "! ip netns exec ${RS_N
 load_ipvs_rs fnat_ports=$PORTS || { echo "# cannot load ipvs_rs"; exit $ksft_fail; }
 for i in $(seq $N); do
 	wait_for 10 ip netns exec "${RS_NS[$((i - 1))]}" bash -c ': </dev/tcp/127.0.0.1/80' 2>/dev/null
+	wait_for 10 bash -c "ip netns exec ${RS_NS[$((i - 1))]} ss -Hnlu 'sport = :53' | grep -q ."
 done
 
 for p in tcp:80 tcp:81 udp:53; do
@@ -99,8 +100,10 @@ check_eq "TOA written on SYN and first ACK" "toa_written=2" "$(ext svc tcp $VIP:
 check_eq "no TOA skipped" "toa_skipped=0" "$(ext svc tcp $VIP:81 | grep toa_skipped)"
 bg ip netns exec "$client" socat -T 20 - TCP:$VIP:81 < <(sleep 15)
 wait_for 10 bash -c "ip netns exec $client ss -Htn state established | grep -q 10.0.1.100:81"
+sst=$(ip netns exec "$client" ss -tni state established)
+log_info "client sockets: $(tr '\n' ' ' <<<"$sst")"
 check_match "client's MSS leaves room for TOA (1452 - 12 timestamp bytes)" 'mss:1440' \
-	"$(ip netns exec "$client" ss -tni state established | grep -A1 '10\.0\.1\.100:81' | grep -o 'mss:[0-9]*')"
+	"$(grep -A1 '10\.0\.1\.100:81' <<<"$sst" | grep -o 'mss:[0-9]*')"
 check_eq "TOA off for the other service" "toa=0" "$(ext svc tcp $VIP:80 | grep '^toa=')"
 
 # --- UDP.
