@@ -27,5 +27,6 @@ pub mod procfs;
 pub mod sched;
 pub mod service;
 pub mod stats;
+pub mod synproxy;
 pub mod toa;
 pub mod version;
