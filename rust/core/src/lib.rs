@@ -24,6 +24,7 @@ pub mod fnat_ports;
 pub mod netlink;
 pub mod packet;
 pub mod procfs;
+pub mod proxy_protocol;
 pub mod sched;
 pub mod service;
 pub mod stats;
