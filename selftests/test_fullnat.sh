@@ -98,7 +98,7 @@ check_eq "TCP with TOA: 2 MB echoed intact" "$(sha256sum <"$data" | cut -d' ' -f
 	"$(timeout 30 ip netns exec "$client" socat -T 10 - TCP:$VIP:81 <"$data" | sha256sum | cut -d' ' -f1)"
 check_eq "TOA written on SYN and first ACK" "toa_written=2" "$(ext svc tcp $VIP:81 | grep toa_written)"
 check_eq "no TOA skipped" "toa_skipped=0" "$(ext svc tcp $VIP:81 | grep toa_skipped)"
-bg ip netns exec "$client" socat -T 20 - TCP:$VIP:81 < <(sleep 15)
+bg bash -c "sleep 20 | ip netns exec $client socat -T 30 - TCP:$VIP:81 >/dev/null"
 wait_for 10 bash -c "ip netns exec $client ss -Htn state established | grep -q 10.0.1.100:81"
 sst=$(ip netns exec "$client" ss -tni state established)
 log_info "client sockets: $(tr '\n' ' ' <<<"$sst")"
@@ -131,7 +131,7 @@ check_match "... and per local address" 'exhausted=[1-9]' "$(ext laddr-list udp 
 
 # --- pools are per service and protocol: TCP is unaffected.
 tcp_ok() { timeout 10 ip netns exec "$client" socat -T 5 - TCP:$VIP:80 </dev/null | grep -q '^rs'; }
-check "TCP still works with the UDP service's ports exhausted" tcp_ok
+check "TCP still works with the UDP service's ports exhausted" wait_for 20 tcp_ok
 
 cleanup_bg
 rm -f "$data"
