@@ -43,7 +43,19 @@
 //! 4. For the rest of the connection: every client segment gets
 //!    [`crate::packet::seqadj::tcp_adjust`] with `to_server`, every server
 //!    segment with `to_client`, in the same place as the forwarding
-//!    method's address rewriting (same `CsumMode`).
+//!    method's address rewriting (same `CsumMode`). A retransmitted server
+//!    SYN-ACK (our ACK was lost) is answered with [`synack::server_ack`]
+//!    again, not forwarded.
+//!
+//! With a PROXY protocol header ([`crate::proxy_protocol`], `n` bytes):
+//! either put it in front of the payload of every client segment that
+//! starts at the client's ISN + 1 until the server has acknowledged past
+//! it (the client retransmits its first data itself; a repeated header is
+//! a duplicate the server's TCP discards), translating those with the
+//! adjustment from before `insert_to_server(n)`; or, for protocols where
+//! the server speaks first, send it as a segment of its own
+//! ([`synack::build_segment_with_payload`], `seq` = ISN + 1, ACK|PSH) and
+//! retransmit it on a timer until acknowledged.
 //!
 //! Per connection the glue keeps: the [`synack::ClientAck`] (tuple, client
 //! ISN, cookie, options, the client's TSval/TSecr and window) until the

@@ -24,7 +24,7 @@ use crate::packet::ipv4::require_v4;
 use crate::packet::l4::{tcp_flags, TCP_CHECK_OFF, TCP_MIN_HLEN};
 use crate::packet::mss::{tcp_options, TcpHeader, TCPOLEN_MSS, TCPOPT_MSS, TCPOPT_NOP};
 use crate::packet::seqadj::{ConnAdjust, TcpAdjust, TCPOLEN_TIMESTAMP, TCPOPT_TIMESTAMP};
-use crate::packet::{rd16, rd4, wr, PacketError, IPPROTO_TCP};
+use crate::packet::{rd16, rd4, wr, wr16, PacketError, IPPROTO_TCP};
 
 /// TCP option kind: window scale (RFC 7323).
 pub const TCPOPT_WINDOW: u8 = 3;
@@ -288,68 +288,66 @@ fn write_options(o: &SegmentOptions, dst: &mut [u8; MAX_OPTS]) -> usize {
 /// IPv6 address, [`PacketError::Truncated`] if `out` is too short (`out`
 /// is then unchanged).
 pub fn build_segment(out: &mut [u8], seg: &Segment) -> Result<usize, PacketError> {
+    build_segment_with_payload(out, seg, &[])
+}
+
+/// [`build_segment`] followed by `payload` (the checksum covers it), for a
+/// segment the director sends with data of its own, such as a PROXY
+/// protocol header ([`crate::proxy_protocol`]) injected as the first data
+/// towards the real server. Returns the packet's length,
+/// `SEGMENT_MAX_LEN + payload.len()` at most. Errors as [`build_segment`],
+/// and [`PacketError::TooBig`] beyond 65535 bytes.
+pub fn build_segment_with_payload(
+    out: &mut [u8],
+    seg: &Segment,
+    payload: &[u8],
+) -> Result<usize, PacketError> {
+    let big = PacketError::TooBig;
     let s = require_v4(&seg.saddr)?;
     let d = require_v4(&seg.daddr)?;
     let mut opts = [0u8; MAX_OPTS];
     let olen = write_options(&seg.opts, &mut opts);
-    let tcp_len = TCP_MIN_HLEN + olen;
-    let total = IP_HLEN + tcp_len;
-    let pkt = out.get_mut(..total).ok_or(PacketError::Truncated)?;
-    // Both lengths are at most 60.
-    let total16 = u16::try_from(total).map_err(|_| PacketError::TooBig)?;
-    let tcp16 = u16::try_from(tcp_len).map_err(|_| PacketError::TooBig)?;
-    let doff = u8::try_from(tcp_len / 4).map_err(|_| PacketError::TooBig)? << 4;
+    let hlen = TCP_MIN_HLEN + olen;
+    let tcp_len = hlen.checked_add(payload.len()).ok_or(big)?;
+    let total = u16::try_from(IP_HLEN.checked_add(tcp_len).ok_or(big)?).map_err(|_| big)?;
+    let tcp16 = u16::try_from(tcp_len).map_err(|_| big)?;
+    // hlen is at most 40: the data offset fits the nibble.
+    let doff = u8::try_from(hlen / 4).map_err(|_| big)? << 4;
+    let pkt = out
+        .get_mut(..usize::from(total))
+        .ok_or(PacketError::Truncated)?;
 
-    let [t0, t1] = total16.to_be_bytes();
-    let [s0, s1, s2, s3] = s;
-    let [d0, d1, d2, d3] = d;
-    let ip: [u8; IP_HLEN] = [
-        0x45,
-        0,
-        t0,
-        t1,
-        0,
-        0,
-        0x40,
-        0,
-        seg.ttl,
-        IPPROTO_TCP,
-        0,
-        0,
-        s0,
-        s1,
-        s2,
-        s3,
-        d0,
-        d1,
-        d2,
-        d3,
-    ];
-    wr(pkt, 0, &ip)?;
-    let ip_check = csum::ipv4_header_checksum(&ip);
-    wr(pkt, 10, &ip_check.to_be_bytes())?;
+    // IPv4: version 4, IHL 5, TOS 0, ID 0, DF, no options.
+    wr(pkt, 0, &[0x45, 0])?;
+    wr16(pkt, 2, total)?;
+    wr(pkt, 4, &[0, 0, 0x40, 0, seg.ttl, IPPROTO_TCP, 0, 0])?;
+    wr(pkt, 12, &s)?;
+    wr(pkt, 16, &d)?;
+    let ip_check = csum::ipv4_header_checksum(pkt.get(..IP_HLEN).ok_or(PacketError::Truncated)?);
+    wr16(pkt, 10, ip_check)?;
 
-    let [sp0, sp1] = seg.sport.to_be_bytes();
-    let [dp0, dp1] = seg.dport.to_be_bytes();
-    let [q0, q1, q2, q3] = seg.seq.to_be_bytes();
-    let [a0, a1, a2, a3] = seg.ack_seq.to_be_bytes();
-    let [w0, w1] = seg.window.to_be_bytes();
-    let tcp: [u8; TCP_MIN_HLEN] = [
-        sp0, sp1, dp0, dp1, q0, q1, q2, q3, a0, a1, a2, a3, doff, seg.flags, w0, w1, 0, 0, 0, 0,
-    ];
-    wr(pkt, IP_HLEN, &tcp)?;
+    // TCP, checksum and urgent pointer zero for now.
+    let t = IP_HLEN;
+    wr16(pkt, t, seg.sport)?;
+    wr16(pkt, t + 2, seg.dport)?;
+    wr(pkt, t + 4, &seg.seq.to_be_bytes())?;
+    wr(pkt, t + 8, &seg.ack_seq.to_be_bytes())?;
+    wr(pkt, t + 12, &[doff, seg.flags])?;
+    wr16(pkt, t + 14, seg.window)?;
+    wr(pkt, t + 16, &[0, 0, 0, 0])?;
     wr(
         pkt,
-        IP_HLEN + TCP_MIN_HLEN,
+        t + TCP_MIN_HLEN,
         opts.get(..olen).ok_or(PacketError::Truncated)?,
     )?;
-    let seg_bytes = pkt.get(IP_HLEN..).ok_or(PacketError::Truncated)?;
+    wr(pkt, t + hlen, payload)?;
+    let seg_bytes = pkt.get(t..).ok_or(PacketError::Truncated)?;
     let check = csum::finish(csum::sum(
         seg_bytes,
         csum::pseudo_header_sum_v4(s, d, IPPROTO_TCP, tcp16),
     ));
-    wr(pkt, IP_HLEN + TCP_CHECK_OFF, &check.to_be_bytes())?;
-    Ok(total)
+    wr16(pkt, t + TCP_CHECK_OFF, check)?;
+    Ok(usize::from(total))
 }
 
 /// A parsed TCP segment's header fields.
@@ -1381,6 +1379,27 @@ mod tests {
         let n = build_segment(&mut out, &Segment { opts: all, ..base }).unwrap();
         assert_eq!(n, SEGMENT_MAX_LEN);
         assert_eq!(TS_OPT_BITS, 6);
+        // With a payload (odd length, to exercise the padding).
+        let mut big = [0u8; 200];
+        let hdr = b"PROXY TCP4 10.0.0.2 10.0.1.100 40000 80\r\n";
+        let seg = Segment {
+            flags: tcp_flags::ACK | tcp_flags::PSH,
+            opts: SegmentOptions::default(),
+            ..base
+        };
+        let n = build_segment_with_payload(&mut big, &seg, hdr).unwrap();
+        assert_eq!(n, 40 + hdr.len());
+        assert_eq!(&big[40..n], hdr);
+        assert!(ref_valid(&big[..n]));
+        assert!(l4_checksum_ok(&big[..n]).unwrap());
+        assert_eq!(
+            build_segment_with_payload(&mut big[..n - 1], &seg, hdr),
+            Err(PacketError::Truncated)
+        );
+        assert_eq!(
+            build_segment_with_payload(&mut big, &seg, &[0; 65536 - 40]),
+            Err(PacketError::TooBig)
+        );
     }
 
     proptest! {
