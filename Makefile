@@ -18,7 +18,7 @@ LIB := source scripts/lib.sh
 KDIR_CMD := scripts/kernel-build.sh
 
 .PHONY: all deps kernel modules ipvsctl build host-test fmt clippy test-unit \
-	selftests check demo vm-exec vm-shell clean distclean
+	selftests check demo vm-exec vm-shell bench clean distclean
 
 all: build
 
@@ -64,6 +64,11 @@ check: host-test selftests
 
 demo: build
 	scripts/vm-exec.sh scripts/demo.sh
+
+# ipvs_rs against upstream ip_vs in one VM boot; writes bench/RESULTS.md
+# (Documentation/bench.rst). Builds tools/connbench. Not a test.
+bench: build
+	scripts/bench.sh
 
 # make vm-exec CMD='ipvsadm -L -n' (CMD reaches the shell unexpanded)
 export CMD

@@ -1,0 +1,285 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# `make bench`: ipvs_rs against upstream ip_vs, same topology and traffic,
+# one VM boot (scripts/bench-guest.sh), then the host scheduler
+# microbenchmark (scripts/bench-sched.sh, if present). Writes the medians
+# and the ratios ipvs_rs / upstream to bench/RESULTS.md (and the raw
+# samples to build/bench/). Not a test: it exits non-zero only if a
+# measurement could not be made, not when a target is missed.
+#
+#   scripts/bench.sh            # measure and report
+#   scripts/bench.sh --report   # only rewrite the report from build/bench
+#
+# Environment: VM_MEMORY (default 4G here), VM_CPUS (2), VM_TIMEOUT
+# (3600), BENCH_ICOUNT (1: guest time, see below), BENCH_* (see
+# scripts/bench-guest.sh), BENCH_RESULTS (output file, default
+# bench/RESULTS.md).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$REPO"
+
+results=${BENCH_RESULTS:-bench/RESULTS.md}
+raw=build/bench
+export VM_MEMORY=${VM_MEMORY:-4G}
+export VM_CPUS=${VM_CPUS:-2}
+
+measure() {
+	start=$(date +%s)
+	started=$(date -u '+%Y-%m-%d %H:%M UTC')
+	[ -f build/ipvs_rs.ko ] || die "build/ipvs_rs.ko missing: run make build (or make bench)"
+	commit=$(git rev-parse --short HEAD)
+	# What is measured: the module as built from the work tree.
+	dirty=$(git status --porcelain -- rust Kbuild | grep -q . && echo " plus uncommitted changes under rust/" || true)
+	ko_sum=$(sha256sum build/ipvs_rs.ko | cut -c1-12)
+	# As scripts/vm-exec.sh decides it.
+	case ${VM_KVM:-auto} in
+	0) accel=TCG ;;
+	1) accel=KVM ;;
+	*) if [ "$(cat "$("$REPO/scripts/kernel-build.sh")/../kvm-probe" 2>/dev/null)" = 1 ]; then accel=KVM; else accel=TCG; fi ;;
+	esac
+	cargo build --release --locked -q -p connbench
+	mkdir -p build/bin
+	cp target/release/connbench build/bin/
+
+	rm -rf "$raw"
+	mkdir -p "$raw"
+
+	# Under TCG the guest clock follows the host's, so whatever else runs on
+	# the host slows the guest down and shows in every rate (2-4x swings
+	# between samples on a busy 2-core host). With BENCH_ICOUNT=1 (default)
+	# QEMU derives the guest clock from the number of guest instructions
+	# executed (-icount shift=0: one instruction a nanosecond; sleep=off: idle
+	# time is skipped), which makes rates reproducible to about 1%. It does
+	# that through a wrapper found first on PATH by virtme-ng; the wrapper
+	# leaves KVM runs alone (icount needs TCG).
+	icount=${BENCH_ICOUNT:-1}
+	if [ "$icount" = 1 ]; then
+		qemu=$(command -v qemu-system-x86_64) || die "qemu-system-x86_64 not found"
+		mkdir -p "$raw/qemu"
+		cat >"$raw/qemu/qemu-system-x86_64" <<-EOF
+	#!/bin/sh
+	# Written by scripts/bench.sh: QEMU with the guest clock driven by the
+	# guest's instruction count (TCG only).
+	case " \$* " in
+	*kvm* | *" --version "* | *" -version "*) exec "$qemu" "\$@" ;;
+	esac
+	echo "\$*" >"$REPO/$raw/qemu/icount-used"
+	exec "$qemu" -icount shift=0,sleep=off "\$@"
+	EOF
+		chmod +x "$raw/qemu/qemu-system-x86_64"
+		export PATH="$REPO/$raw/qemu:$PATH"
+	fi
+	log "boot the VM: upstream ip_vs, then ipvs_rs (VM_MEMORY=$VM_MEMORY VM_CPUS=$VM_CPUS)"
+	set +e
+	# The guest does not inherit the environment: pass BENCH_* on the command.
+	benv=$(env | grep -E '^BENCH_(ROUNDS|PKTS|TCP_SECONDS|MEM_ROUNDS|MEM_FLOWS)=[0-9]+$' | tr '\n' ' ' || true)
+	scripts/vm-exec.sh "${benv}scripts/bench-guest.sh $raw" 2>&1 | tee "$raw/guest.log"
+	vm_rc=${PIPESTATUS[0]}
+	set -e
+	[ "$vm_rc" = 0 ] || die "the in-VM benchmark failed (exit $vm_rc); see $raw/guest.log"
+	[ -s "$raw/samples.tsv" ] || die "no samples in $raw/samples.tsv"
+	vm_end=$(date +%s)
+
+	sched_rc=none
+	if [ -x scripts/bench-sched.sh ]; then
+		log "scheduler microbenchmark (scripts/bench-sched.sh)"
+		set +e
+		scripts/bench-sched.sh >"$raw/sched.txt" 2>"$raw/sched.err"
+		sched_rc=$?
+		set -e
+		cat "$raw/sched.txt"
+		[ "$sched_rc" = 0 ] || log "scripts/bench-sched.sh failed (exit $sched_rc): $(tail -n 3 "$raw/sched.err")"
+	fi
+	end=$(date +%s)
+	declare -p start started commit dirty ko_sum accel vm_end end sched_rc VM_MEMORY VM_CPUS >"$raw/run.env"
+}
+
+if [ "${1:-}" = --report ]; then
+	[ -f "$raw/run.env" ] || die "no $raw/run.env: run scripts/bench.sh first"
+else
+	[ $# -eq 0 ] || die "usage: scripts/bench.sh [--report]"
+	measure
+fi
+# shellcheck disable=SC1091
+. "$raw/run.env"
+mkdir -p "$(dirname "$results")"
+
+# --- report ----------------------------------------------------------------
+
+S=$raw/samples.tsv
+values() { awk -F'\t' -v m="$1" -v l="$2" '$1 == m && $2 == l {print $4}' "$S"; }
+median() {
+	sort -g | awk '{a[NR] = $1} END {
+		if (NR == 0) print "";
+		else if (NR % 2) print a[(NR + 1) / 2];
+		else printf "%.1f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2f\n", a / b }'; }
+# Ratios ipvs_rs / upstream round by round (the two ran back to back).
+round_ratios() {
+	awk -F'\t' -v m="$1" '$1 == m && $2 == "upstream" {u[$3] = $4}
+		$1 == m && $2 == "ipvs_rs" {r[$3] = $4}
+		END { for (k in r) if (k in u && u[k] > 0) printf "%.2f\n", r[k] / u[k] }' "$S" | sort -g
+}
+range() { awk 'NR == 1 {lo = $1} {hi = $1} END { if (NR) printf "%s–%s", lo, hi }'; }
+count() { values "$1" "$2" | wc -l; }
+num() { awk -v x="$1" 'BEGIN { s = sprintf("%d", x + 0.5); n = ""; while (length(s) > 3) { n = "," substr(s, length(s) - 2) n; s = substr(s, 1, length(s) - 3) }; print s n }'; }
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf " (%d%%)", 100 * a / b }'; }
+
+ceiling=$(values fwd none | median)
+missed=()
+row() { # METRIC LABEL UNIT HIGHER_IS_BETTER(1/0) SHOW_PCT_OF_CEILING(1/0)
+	local m=$1 label=$2 unit=$3 higher=$4 showpct=$5 u r q ok rr
+	u=$(values "$m" upstream | median)
+	r=$(values "$m" ipvs_rs | median)
+	q=$(ratio "$r" "$u")
+	if [ "$q" = n/a ]; then
+		ok="n/a"
+	elif [ "$higher" = 1 ]; then
+		ok=$(awk -v q="$q" 'BEGIN { print (q >= 1.0) ? "yes (≥ 1.0)" : "**no** (≥ 1.0)" }')
+	else
+		ok=$(awk -v q="$q" 'BEGIN { print (q <= 1.0) ? "yes (≤ 1.0)" : "**no** (≤ 1.0)" }')
+	fi
+	case $ok in *no*) missed+=("$label: $q") ;; esac
+	rr=$(round_ratios "$m" | range)
+	local pu="" pr=""
+	if [ "$showpct" = 1 ]; then
+		pu=$(pct "$u" "$ceiling")
+		pr=$(pct "$r" "$ceiling")
+	fi
+	ROWS+="| $label | $unit | $(num "$u")$pu | $(num "$r")$pr | **$q** | $ok | $rr | $(count "$m" upstream)+$(count "$m" ipvs_rs) |"$'\n'
+}
+ROWS=""
+row fwd_lb "IP forwarding, balancer loaded (not a service)" pps 1 1
+row udp_nat "UDP forwarding, NAT" pps 1 1
+row udp_dr "UDP forwarding, DR" pps 1 1
+row udp_tun "UDP forwarding, TUN (IPIP)" pps 1 1
+row tcp_nat "new TCP connections, NAT" conn/s 1 0
+row udp_new_conns "new UDP connections, NAT (table fill)" conn/s 1 0
+row mem_per_conn "memory per connection (UDP NAT flows, slab)" bytes 0 0
+ROWS=${ROWS%$'\n'}
+
+# What each balancer adds to the per-packet cost of plain forwarding:
+# 10^9/rate - 10^9/ceiling (guest nanoseconds; with guest time, guest
+# instructions).
+COST=""
+cost_row() { # METRIC LABEL
+	local u r
+	u=$(values "$1" upstream | median)
+	r=$(values "$1" ipvs_rs | median)
+	COST+=$(awk -v u="$u" -v r="$r" -v c="$ceiling" -v l="$2" 'BEGIN {
+		if (u <= 0 || r <= 0 || c <= 0) { printf "| %s | n/a | n/a | n/a |\n", l; exit }
+		cu = 1e9 / u - 1e9 / c; cr = 1e9 / r - 1e9 / c
+		printf "| %s | %d | %d | %s |\n", l, cu, cr, (cu > 0 ? sprintf("%.2f", cr / cu) : "n/a") }')$'\n'
+}
+cost_row fwd_lb "IP forwarding, balancer loaded"
+cost_row udp_nat "UDP NAT"
+cost_row udp_dr "UDP DR"
+cost_row udp_tun "UDP TUN"
+COST=${COST%$'\n'}
+
+# Schedulers: bench-sched.sh's ratio is upstream_ns / ipvs_rs_ns.
+if [ "$sched_rc" = 0 ]; then
+	while read -r name ratio; do
+		missed+=("scheduler $name decision cost: $ratio (upstream ns / ipvs_rs ns)")
+	done < <(awk 'NR > 1 && NF == 4 && $4 + 0 < 1.0 {print $1, $4}' "$raw/sched.txt")
+fi
+
+if [ -f "$raw/qemu/icount-used" ]; then
+	clock="guest clock driven by the instruction count (QEMU \`-icount shift=0,sleep=off\`: every rate is per second of guest time, 10^9 guest instructions)"
+else
+	clock="guest clock = host clock (rates include whatever else the host was doing)"
+fi
+guest_info=$(cat "$raw/info.txt" 2>/dev/null || true)
+checks=$(awk -F'\t' '$5 ~ /wrong=[1-9]/ || ($5 ~ /errors=[1-9]/) {print "- " $1 " " $2 " round " $3 ": " $5}' "$S")
+losses=$(awk -F'\t' '{ s = ""; d = ""; n = split($5, f, " ");
+	for (i = 1; i <= n; i++) { split(f[i], kv, "="); if (kv[1] == "sent") s = kv[2]; if (kv[1] == "delivered") d = kv[2] }
+	if (s != "" && d != "" && d + 0 < s + 0) print "- " $1 " " $2 " round " $3 ": sent " s ", delivered " d }' "$S")
+
+{
+	cat <<EOF
+# ipvs_rs vs upstream ip_vs: benchmark results
+
+Produced by \`make bench\` (\`scripts/bench.sh\`), started $started, commit
+\`$commit\`$dirty (ipvs_rs.ko sha256 \`$ko_sum…\`); total run
+time $((end - start)) s, of which the VM part $((vm_end - start)) s.
+Method: \`Documentation/bench.rst\`.
+
+Machine: $(nproc) host CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')),
+guest under QEMU ($accel), VM_CPUS=$VM_CPUS, VM_MEMORY=$VM_MEMORY; $clock.
+Guest: $(echo "$guest_info" | head -n1)
+Parameters: $(echo "$guest_info" | sed -n 2p)
+
+Every number is the median of the rounds shown in the last column
+(upstream+ipvs_rs samples); the ratio is ipvs_rs / upstream of the medians;
+"round ratios" is the range of the ratios of the two balancers measured
+back to back in the same round. Absolute numbers are for this machine under
+emulation and mean nothing elsewhere; the ratios are the result.
+
+Ceiling: plain IPv4 forwarding through the director, no balancer loaded:
+**$(num "$ceiling") pps** (median of $(count fwd none); percentages below
+are of this).
+
+| measurement | unit | upstream ip_vs | ipvs_rs | ratio | target | round ratios | n |
+| --- | --- | --: | --: | --: | --- | --- | --- |
+$ROWS
+EOF
+	echo
+	echo "What the balancer adds to plain forwarding, per packet (10^9 / rate"
+	echo "minus 10^9 / ceiling, in guest nanoseconds; lower is better):"
+	echo
+	echo "| path | upstream ip_vs | ipvs_rs | ipvs_rs / upstream |"
+	echo "| --- | --: | --: | --: |"
+	echo "$COST"
+	echo
+	if [ ${#missed[@]} -eq 0 ]; then
+		echo "All targets met."
+	else
+		echo "**Targets missed** (ratio ipvs_rs / upstream):"
+		echo
+		printf -- '- %s\n' "${missed[@]}"
+	fi
+	echo
+	echo "Sanity checks: every pps sample counts only packets that reached a"
+	echo "real server in the shape its method must produce; packets in any"
+	echo "other shape (\"wrong\") and connbench errors:"
+	echo
+	echo "${checks:-- none}"
+	echo
+	echo "Packets sent by pktgen but not delivered:"
+	echo
+	echo "${losses:-- none}"
+	echo
+	echo "## Scheduler decision cost (host, scripts/bench-sched.sh)"
+	echo
+	case $sched_rc in
+	none) echo "scripts/bench-sched.sh is not there yet: not measured." ;;
+	0)
+		echo "Criterion medians on the host (host time, so noisier than the VM"
+		echo "numbers), ns per decision with 1,000 real servers; ratio ="
+		echo "upstream / ipvs_rs (at least 1.0: ipvs_rs at least as fast)."
+		echo
+		echo '```'
+		cat "$raw/sched.txt"
+		echo '```'
+		;;
+	*)
+		echo "scripts/bench-sched.sh failed (exit $sched_rc):"
+		echo
+		echo '```'
+		tail -n 20 "$raw/sched.err"
+		echo '```'
+		;;
+	esac
+	echo
+	echo "## Raw samples"
+	echo
+	echo "metric, balancer, round, value, detail (\`build/bench/samples.tsv\`):"
+	echo
+	echo '```'
+	cat "$S"
+	echo '```'
+} >"$results"
+
+log "results: $results ($((end - start)) s)"
+sed -n '/^Ceiling/,/^Sanity/p' "$results"
