@@ -38,7 +38,7 @@ who() {
 	local i
 	for i in $(seq "$3"); do
 		if [ "$1" = tcp ]; then
-			timeout 10 ip netns exec "$client" socat -T 5 - TCP:$VIP:$2 </dev/null
+			timeout 20 ip netns exec "$client" socat -T 10 - TCP:$VIP:$2 </dev/null
 		else
 			echo q | timeout 10 ip netns exec "$client" socat -T 2 - UDP:$VIP:$2
 		fi

@@ -26,6 +26,7 @@ use ipvs_core::conn::key::{ConnTuple, InKey, OutKey};
 use ipvs_core::conn::persist as persist_keys;
 use ipvs_core::conn::reuse::{self, Existing, ExistingConn};
 use ipvs_core::conn::{bind_flags, dest_conn_flags, flags as conn_flags, Direction};
+use ipvs_core::packet::tcpflags::tcp_flags_invalid;
 use ipvs_core::packet::{self, icmp, CsumMode, Fragment, PacketInfo};
 use ipvs_core::sched::SchedInput;
 use ipvs_core::service::{svc_flags, DestConf, FwdMethod, Protocol, ServiceConf, ServiceKey};
@@ -122,7 +123,16 @@ pub(crate) fn request(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
         vaddr: info.daddr,
         vport: info.dport,
     };
-    let found = match st.conns.find_in(&key) {
+    let found = st.conns.find_in(&key);
+    // Flag combinations no TCP sends are dropped for connections and
+    // services alike (schedule() checks the latter).
+    if proto == Protocol::Tcp && found.is_some() {
+        if let Some(class) = tcp_flags_invalid(info.tcp_flags) {
+            st.defence.invalid(class);
+            return Verdict::Drop;
+        }
+    }
+    let found = match found {
         Some(c) => match existing(st, c, l4(&mut skb, &info)) {
             Existing::Use => Some(c),
             Existing::Reschedule => {
@@ -233,9 +243,21 @@ pub(crate) fn schedule<'a>(
             snap.find(&by_mark).ok_or(Verdict::Accept)?
         }
     };
-    // Packets that may not open a connection go on to the local stack,
-    // which resets them.
+    // TCP flag attacks and ACK/RST/FIN floods end here, counted, before
+    // any connection exists (upstream would let the stack answer them with
+    // resets). Other packets that may not open a connection (SCTP) go on
+    // to the local stack.
+    if !icmp && proto == Protocol::Tcp {
+        if let Some(class) = tcp_flags_invalid(info.tcp_flags) {
+            st.defence.invalid(class);
+            return Err(Verdict::Drop);
+        }
+    }
     if !icmp && !may_schedule(st, proto, info, l4(skb, info)) {
+        if proto == Protocol::Tcp {
+            st.defence.no_conn();
+            return Err(Verdict::Drop);
+        }
         return Err(Verdict::Accept);
     }
     let conf = svc.with(|i| i.conf);

@@ -30,6 +30,7 @@ pub mod kbind;
 
 mod conn;
 mod dataplane;
+mod defence;
 mod fnat;
 mod genl;
 mod genl_ext;

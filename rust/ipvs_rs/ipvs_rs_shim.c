@@ -18,6 +18,7 @@
 #include <linux/sysctl.h>
 #include <linux/workqueue.h>
 #include <linux/slab.h>
+#include <linux/percpu.h>
 #include <net/dst.h>
 #include <net/genetlink.h>
 #include <net/icmp.h>
@@ -96,6 +97,11 @@ static int ipvs_rs_proc_conn_show(struct seq_file *seq, void *v)
 	return ipvs_rs_proc_show(seq, seq_file_single_net(seq), IPVS_RS_PROC_CONN);
 }
 
+static int ipvs_rs_proc_ext_show(struct seq_file *seq, void *v)
+{
+	return ipvs_rs_proc_show(seq, seq_file_single_net(seq), IPVS_RS_PROC_EXT);
+}
+
 int ipvs_rs_proc_create(struct net *net)
 {
 	if (!proc_create_net_single("ip_vs", 0444, net->proc_net,
@@ -107,6 +113,9 @@ int ipvs_rs_proc_create(struct net *net)
 	if (!proc_create_net_single("ip_vs_conn", 0444, net->proc_net,
 				    ipvs_rs_proc_conn_show, NULL))
 		goto err;
+	if (!proc_create_net_single("ip_vs_ext_stats", 0444, net->proc_net,
+				    ipvs_rs_proc_ext_show, NULL))
+		goto err;
 	return 0;
 err:
 	ipvs_rs_proc_remove(net);
@@ -115,6 +124,7 @@ err:
 
 void ipvs_rs_proc_remove(struct net *net)
 {
+	remove_proc_entry("ip_vs_ext_stats", net->proc_net);
 	remove_proc_entry("ip_vs_conn", net->proc_net);
 	remove_proc_entry("ip_vs_stats", net->proc_net);
 	remove_proc_entry("ip_vs", net->proc_net);
@@ -352,6 +362,72 @@ struct rtable *ipvs_rs_route4(struct net *net, __be32 daddr, bool known_nh,
 	*mtu = dst_mtu(&rt->dst);
 	*saddr = fl4.saddr;
 	return rt;
+}
+
+/*
+ * A real server's cached route (upstream's dest->dest_dst): readers use it
+ * under RCU without a reference (skb_dst_set_noref); a stale one
+ * (dst_check) is replaced under the lock. The replaced route is released
+ * with dst_release, which frees it only after a grace period.
+ */
+void ipvs_rs_dst_cache_init(struct ipvs_rs_dst_cache *c)
+{
+	spin_lock_init(&c->lock);
+	RCU_INIT_POINTER(c->rt, NULL);
+	c->saddr = 0;
+	c->local = false;
+	c->known_nh = false;
+}
+
+struct rtable *ipvs_rs_dst_cache_get(struct ipvs_rs_dst_cache *c,
+				     struct net *net, __be32 daddr,
+				     bool known_nh, bool *local,
+				     unsigned int *mtu, __be32 *saddr)
+{
+	struct rtable *rt, *old;
+	struct flowi4 fl4;
+
+	rt = rcu_dereference(c->rt);
+	if (rt && READ_ONCE(c->known_nh) == known_nh &&
+	    !(rt->dst.obsolete && !dst_check(&rt->dst, 0)))
+		goto found;
+
+	memset(&fl4, 0, sizeof(fl4));
+	fl4.daddr = daddr;
+	fl4.flowi4_flags = known_nh ? FLOWI_FLAG_KNOWN_NH : 0;
+	rt = ip_route_output_key(net, &fl4);
+	if (IS_ERR(rt))
+		return NULL;
+	spin_lock_bh(&c->lock);
+	old = rcu_replace_pointer(c->rt, rt, lockdep_is_held(&c->lock));
+	WRITE_ONCE(c->saddr, fl4.saddr);
+	WRITE_ONCE(c->local, !!(rt->rt_flags & RTCF_LOCAL));
+	WRITE_ONCE(c->known_nh, known_nh);
+	spin_unlock_bh(&c->lock);
+	if (old)
+		dst_release(&old->dst);
+found:
+	*local = READ_ONCE(c->local);
+	*saddr = READ_ONCE(c->saddr);
+	*mtu = dst_mtu(&rt->dst);
+	return rt;
+}
+
+void ipvs_rs_dst_cache_reset(struct ipvs_rs_dst_cache *c)
+{
+	struct rtable *old;
+
+	spin_lock_bh(&c->lock);
+	old = rcu_replace_pointer(c->rt, NULL, lockdep_is_held(&c->lock));
+	spin_unlock_bh(&c->lock);
+	if (old)
+		dst_release(&old->dst);
+}
+
+void ipvs_rs_skb_set_route_noref(struct sk_buff *skb, struct rtable *rt)
+{
+	skb_dst_drop(skb);
+	skb_dst_set_noref(skb, &rt->dst);
 }
 
 void ipvs_rs_rt_put(struct rtable *rt)
@@ -648,4 +724,60 @@ bool ipvs_rs_schedule_delayed_work(struct delayed_work *dw,
 				   unsigned long delay)
 {
 	return queue_delayed_work(system_long_wq, dw, delay);
+}
+
+/*
+ * --- per-CPU counters of services, real servers and the namespace
+ * (upstream's cpustats): no atomics on the packet path; the totals are
+ * summed over the CPUs when read. u64 loads and stores are single
+ * instructions on the 64-bit architectures ipvs_rs builds for.
+ */
+void *ipvs_rs_stats_alloc(void)
+{
+	return (void __force *)alloc_percpu(struct ipvs_rs_cpustats);
+}
+
+void ipvs_rs_stats_free(void *p)
+{
+	free_percpu((struct ipvs_rs_cpustats __percpu __force *)p);
+}
+
+void ipvs_rs_stats_in(void *p, unsigned int bytes)
+{
+	struct ipvs_rs_cpustats __percpu *s = (void __percpu __force *)p;
+
+	this_cpu_inc(s->inpkts);
+	this_cpu_add(s->inbytes, bytes);
+}
+
+void ipvs_rs_stats_out(void *p, unsigned int bytes)
+{
+	struct ipvs_rs_cpustats __percpu *s = (void __percpu __force *)p;
+
+	this_cpu_inc(s->outpkts);
+	this_cpu_add(s->outbytes, bytes);
+}
+
+void ipvs_rs_stats_conn(void *p)
+{
+	struct ipvs_rs_cpustats __percpu *s = (void __percpu __force *)p;
+
+	this_cpu_inc(s->conns);
+}
+
+void ipvs_rs_stats_sum(void *p, struct ipvs_rs_cpustats *out)
+{
+	struct ipvs_rs_cpustats __percpu *s = (void __percpu __force *)p;
+	int cpu;
+
+	memset(out, 0, sizeof(*out));
+	for_each_possible_cpu(cpu) {
+		const struct ipvs_rs_cpustats *c = per_cpu_ptr(s, cpu);
+
+		out->conns += READ_ONCE(c->conns);
+		out->inpkts += READ_ONCE(c->inpkts);
+		out->outpkts += READ_ONCE(c->outpkts);
+		out->inbytes += READ_ONCE(c->inbytes);
+		out->outbytes += READ_ONCE(c->outbytes);
+	}
 }

@@ -6,6 +6,7 @@
 //! registers the netfilter hooks, `ipvs_rs_net_exit` undoes both.
 
 use crate::conn::ConnTable;
+use crate::defence::Defence;
 use crate::kbind::bindings;
 use crate::kbind::netns::NetRef;
 use crate::kbind::rcu;
@@ -109,6 +110,8 @@ pub(crate) struct NetState {
     pub(crate) conns: ConnTable,
     /// `/proc/sys/net/ipv4/vs/*`.
     pub(crate) sysctl: Sysctls,
+    /// TCP flag-attack defence counters.
+    pub(crate) defence: Defence,
     /// The periodic work (`periodic.rs`) and its state.
     pub(crate) work: Opaque<bindings::delayed_work>,
     pub(crate) stopping: AtomicBool,
@@ -189,9 +192,10 @@ fn net_init(net: NetRef<'_>) -> Result {
             timeouts: AtomicTimeouts::new(Timeouts::DEFAULT),
             services <- new_mutex!(Services::new(), "ipvs_rs::services"),
             published: Published::new(),
-            total: AtomicStats::default(),
+            total: AtomicStats::new()?,
             conns <- conns,
             sysctl: Sysctls::new(),
+            defence: Defence::new(),
             work: Opaque::uninit(),
             stopping: AtomicBool::new(false),
             ticks: AtomicU32::new(0),

@@ -12,6 +12,7 @@
 use crate::fnat::{self, Fnat, Laddr};
 use crate::kbind::kvec;
 use crate::kbind::rcu::{self, BhGuard};
+use crate::kbind::skb::DstCache;
 use crate::netns::NetState;
 use crate::stats::AtomicStats;
 use crate::sysctl::Sysctl;
@@ -86,6 +87,14 @@ pub(crate) struct DestRt {
     l_thresh: AtomicU32,
     /// `IP_VS_DEST_F_OVERLOAD`, with upstream's hysteresis.
     overloaded: AtomicBool,
+    /// The route to the server, cached (upstream's `dest_dst`).
+    pub(crate) dst: DstCache,
+}
+
+impl Drop for DestRt {
+    fn drop(&mut self) {
+        self.dst.reset();
+    }
 }
 
 fn add(counter: &AtomicU32, delta: i32) {
@@ -98,22 +107,26 @@ fn add(counter: &AtomicU32, delta: i32) {
 
 impl DestRt {
     fn new(key: DestKey, conf: &DestConf) -> Result<Arc<DestRt>> {
-        Arc::new(
+        let d = Arc::new(
             DestRt {
                 key,
                 active: AtomicU32::new(0),
                 inactive: AtomicU32::new(0),
                 persist: AtomicU32::new(0),
-                stats: AtomicStats::default(),
+                stats: AtomicStats::new().map_err(|_| ENOMEM)?,
                 available: AtomicBool::new(true),
                 weight: AtomicI32::new(conf.weight),
                 u_thresh: AtomicU32::new(conf.u_thresh),
                 l_thresh: AtomicU32::new(conf.l_thresh),
                 overloaded: AtomicBool::new(false),
+                dst: DstCache::new(),
             },
             GFP_KERNEL,
         )
-        .map_err(|_| ENOMEM)
+        .map_err(|_| ENOMEM)?;
+        // SAFETY: once, at its final address inside the Arc, before any use.
+        unsafe { d.dst.init() };
+        Ok(d)
     }
 
     /// Takes the settings of an edit (or a re-add).
@@ -639,6 +652,7 @@ impl Table for ControlTable<'_> {
 
     fn add_service(&mut self, key: ServiceKey, conf: ServiceConf) -> Result<()> {
         let sched = new_sched(&key, &conf, &[])?;
+        let stats = AtomicStats::new().map_err(|_| ENOMEM)?;
         let svc = Arc::pin_init(
             pin_init!(SvcRt {
                 key,
@@ -653,7 +667,7 @@ impl Table for ControlTable<'_> {
                     },
                     "ipvs_rs::service"
                 ),
-                stats: AtomicStats::default(),
+                stats,
                 ext_counters: ExtCounters::default(),
             }),
             GFP_KERNEL,

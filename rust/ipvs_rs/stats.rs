@@ -1,52 +1,105 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Counters of services and real servers, updated by the packet path
-//! without locks, and their rate estimators.
+//! Counters of services, real servers and the namespace, and their rate
+//! estimators.
+//!
+//! The counters are per CPU (the shim's `ipvs_rs_cpustats`, upstream's
+//! `cpustats`): the packet path adds to its CPU's copy without atomics,
+//! readers sum the copies. Zeroing (`ipvsadm -Z`) records the current sums
+//! as a base, as upstream's `kstats0`, rather than writing other CPUs'
+//! counters.
 //!
 //! The estimator state (`ipvs_core::estimator`) is kept in atomics: the
 //! periodic work (`periodic.rs`) is its only writer besides zeroing, and
-//! both run under the namespace's control mutex; readers (netlink dumps,
-//! `/proc`) only load it.
+//! both run under the namespace's control mutex; readers only load it.
 
+use crate::kbind::bindings;
+use core::ffi::c_void;
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use ipvs_core::estimator::{Counters, Estimator};
 use ipvs_core::stats::Stats;
+use kernel::error::{code::ENOMEM, Result};
 
 /// Connection, packet and byte counters, and the rate estimator.
-#[derive(Default)]
 pub(crate) struct AtomicStats {
-    conns: AtomicU64,
-    inpkts: AtomicU64,
-    outpkts: AtomicU64,
-    inbytes: AtomicU64,
-    outbytes: AtomicU64,
+    /// `struct ipvs_rs_cpustats __percpu *`, owned.
+    pcpu: *mut c_void,
+    base: [AtomicU64; 5],
     est: [AtomicU64; 10],
 }
 
+// SAFETY: the per-CPU area is only touched through the shim's this_cpu_*
+// operations (writers) and per_cpu_ptr reads (readers); it lives until
+// drop.
+unsafe impl Send for AtomicStats {}
+// SAFETY: as above.
+unsafe impl Sync for AtomicStats {}
+
+impl Drop for AtomicStats {
+    fn drop(&mut self) {
+        // SAFETY: allocated in new(), freed once here; no user remains
+        // (the owner is being dropped).
+        unsafe { bindings::ipvs_rs_stats_free(self.pcpu) };
+    }
+}
+
+fn bytes(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
 impl AtomicStats {
+    /// Zeroed counters (process context).
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: plain allocation; NULL on failure.
+        let pcpu = unsafe { bindings::ipvs_rs_stats_alloc() };
+        if pcpu.is_null() {
+            return Err(ENOMEM);
+        }
+        Ok(AtomicStats {
+            pcpu,
+            base: [const { AtomicU64::new(0) }; 5],
+            est: [const { AtomicU64::new(0) }; 10],
+        })
+    }
+
     /// A new connection was scheduled.
     pub(crate) fn conn(&self) {
-        self.conns.fetch_add(1, Relaxed);
+        // SAFETY: pcpu is a live per-CPU area (new()).
+        unsafe { bindings::ipvs_rs_stats_conn(self.pcpu) }
     }
 
-    /// A packet from the client of `bytes` bytes.
-    pub(crate) fn inbound(&self, bytes: usize) {
-        self.inpkts.fetch_add(1, Relaxed);
-        self.inbytes.fetch_add(bytes as u64, Relaxed);
+    /// A packet from the client of `n` bytes.
+    pub(crate) fn inbound(&self, n: usize) {
+        // SAFETY: as above.
+        unsafe { bindings::ipvs_rs_stats_in(self.pcpu, bytes(n)) }
     }
 
-    /// A packet to the client of `bytes` bytes.
-    pub(crate) fn outbound(&self, bytes: usize) {
-        self.outpkts.fetch_add(1, Relaxed);
-        self.outbytes.fetch_add(bytes as u64, Relaxed);
+    /// A packet to the client of `n` bytes.
+    pub(crate) fn outbound(&self, n: usize) {
+        // SAFETY: as above.
+        unsafe { bindings::ipvs_rs_stats_out(self.pcpu, bytes(n)) }
+    }
+
+    fn sums(&self) -> [u64; 5] {
+        let mut c = bindings::ipvs_rs_cpustats::default();
+        // SAFETY: pcpu is live; `c` is a valid output.
+        unsafe { bindings::ipvs_rs_stats_sum(self.pcpu, &mut c) };
+        [c.conns, c.inpkts, c.outpkts, c.inbytes, c.outbytes]
     }
 
     fn counters(&self) -> Counters {
+        let s = self.sums();
+        let v = |i: usize| {
+            s.get(i)
+                .copied()
+                .unwrap_or(0)
+                .wrapping_sub(self.base.get(i).map_or(0, |b| b.load(Relaxed)))
+        };
         Counters {
-            conns: self.conns.load(Relaxed),
-            inpkts: self.inpkts.load(Relaxed),
-            outpkts: self.outpkts.load(Relaxed),
-            inbytes: self.inbytes.load(Relaxed),
-            outbytes: self.outbytes.load(Relaxed),
+            conns: v(0),
+            inpkts: v(1),
+            outpkts: v(2),
+            inbytes: v(3),
+            outbytes: v(4),
         }
     }
 
@@ -86,14 +139,8 @@ impl AtomicStats {
 
     /// Zeroes the counters and the estimator (under the control mutex).
     pub(crate) fn zero(&self) {
-        for c in [
-            &self.conns,
-            &self.inpkts,
-            &self.outpkts,
-            &self.inbytes,
-            &self.outbytes,
-        ] {
-            c.store(0, Relaxed);
+        for (b, v) in self.base.iter().zip(self.sums()) {
+            b.store(v, Relaxed);
         }
         self.set_estimator(&Estimator::new());
     }

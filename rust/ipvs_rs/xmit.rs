@@ -7,7 +7,7 @@ use crate::conn::Conn;
 use crate::dataplane::{csum_mode, l4_hdr_len, Verdict};
 use crate::kbind::netns::NetRef;
 use crate::kbind::rcu;
-use crate::kbind::skb::{Route, RouteInfo, SkBuff};
+use crate::kbind::skb::{CachedRoute, DstCache, Route, RouteInfo, SkBuff};
 use crate::netns::NetState;
 use crate::sysctl::Sysctl;
 use core::sync::atomic::Ordering;
@@ -38,9 +38,17 @@ pub(crate) fn forward(skb: SkBuff, net: NetRef<'_>, conn: &Conn, info: &PacketIn
     }
 }
 
-/// Routes to `nexthop`, decrements the TTL and checks the MTU (upstream's
-/// `__ip_vs_get_out_rt` + `ensure_mtu_is_adequate`). `Err` is the verdict
-/// when the packet must not be sent; `Ok(None)` means "deliver locally".
+/// A route to send with: looked up for this packet, or a real server's
+/// cached one.
+enum Rt {
+    Owned(Route),
+    Cached(CachedRoute),
+}
+
+/// Routes to `nexthop` (through `cache` when given: a real server's),
+/// decrements the TTL and checks the MTU (upstream's `__ip_vs_get_out_rt`
+/// and `ensure_mtu_is_adequate`). `Err` is the verdict when the packet
+/// must not be sent; `Ok(None)` means "deliver locally".
 fn route(
     skb: &mut SkBuff,
     net: NetRef<'_>,
@@ -48,13 +56,24 @@ fn route(
     known_nh: bool,
     overhead: u32,
     pmtu_disc: bool,
-) -> Result<Option<(Route, [u8; 4], u32)>, Verdict> {
-    let RouteInfo {
-        route,
-        local,
-        mtu,
-        saddr,
-    } = Route::output4(net, v4(nexthop), known_nh).ok_or(Verdict::Drop)?;
+    cache: Option<&DstCache>,
+) -> Result<Option<(Rt, [u8; 4], u32)>, Verdict> {
+    let (rt, local, mtu, saddr) = match cache {
+        Some(c) => {
+            let r = c.get(net, v4(nexthop), known_nh).ok_or(Verdict::Drop)?;
+            let (local, mtu, saddr) = (r.local, r.mtu, r.saddr);
+            (Rt::Cached(r), local, mtu, saddr)
+        }
+        None => {
+            let RouteInfo {
+                route,
+                local,
+                mtu,
+                saddr,
+            } = Route::output4(net, v4(nexthop), known_nh).ok_or(Verdict::Drop)?;
+            (Rt::Owned(route), local, mtu, saddr)
+        }
+    };
     if local {
         return Ok(None);
     }
@@ -77,13 +96,13 @@ fn route(
         skb.icmp_send4(icmp::ICMP_DEST_UNREACH, icmp::ICMP_FRAG_NEEDED, mtu.to_be());
         return Err(Verdict::Drop);
     }
-    Ok(Some((route, saddr, mtu)))
+    Ok(Some((rt, saddr, mtu)))
 }
 
-/// Sends an already rewritten packet (a translated ICMP error) to a real
-/// server; `local_ok`: a server on this host gets it through the stack.
+/// Sends an already rewritten packet (a translated ICMP error) to `daddr`;
+/// `local_ok`: an address on this host gets it through the stack.
 pub(crate) fn to_server(mut skb: SkBuff, net: NetRef<'_>, daddr: &Addr, local_ok: bool) -> Verdict {
-    match route(&mut skb, net, daddr, false, 0, true) {
+    match route(&mut skb, net, daddr, false, 0, true, None) {
         Ok(Some((rt, _, _))) => send(skb, net, rt),
         Ok(None) if local_ok => Verdict::Accept,
         Ok(None) => Verdict::Drop,
@@ -91,8 +110,15 @@ pub(crate) fn to_server(mut skb: SkBuff, net: NetRef<'_>, daddr: &Addr, local_ok
     }
 }
 
-fn send(mut skb: SkBuff, net: NetRef<'_>, rt: Route) -> Verdict {
-    skb.set_route(rt);
+fn set_rt(skb: &mut SkBuff, rt: Rt) {
+    match rt {
+        Rt::Owned(r) => skb.set_route(r),
+        Rt::Cached(r) => skb.set_route_noref(&r),
+    }
+}
+
+fn send(mut skb: SkBuff, net: NetRef<'_>, rt: Rt) -> Verdict {
+    set_rt(&mut skb, rt);
     skb.send4(net);
     Verdict::Stolen
 }
@@ -107,7 +133,15 @@ fn nat(mut skb: SkBuff, net: NetRef<'_>, conn: &Conn, info: &PacketInfo) -> Verd
         return Verdict::Drop;
     }
     skb.csum_rewritten();
-    match route(&mut skb, net, &conn.tuple.daddr, false, 0, true) {
+    match route(
+        &mut skb,
+        net,
+        &conn.tuple.daddr,
+        false,
+        0,
+        true,
+        Some(&conn.dest.dst),
+    ) {
         Ok(Some((rt, _, _))) => send(skb, net, rt),
         Ok(None) => Verdict::Accept,
         Err(v) => v,
@@ -115,7 +149,15 @@ fn nat(mut skb: SkBuff, net: NetRef<'_>, conn: &Conn, info: &PacketInfo) -> Verd
 }
 
 fn dr(mut skb: SkBuff, net: NetRef<'_>, conn: &Conn) -> Verdict {
-    match route(&mut skb, net, &conn.tuple.daddr, true, 0, true) {
+    match route(
+        &mut skb,
+        net,
+        &conn.tuple.daddr,
+        true,
+        0,
+        true,
+        Some(&conn.dest.dst),
+    ) {
         Ok(Some((rt, _, _))) => send(skb, net, rt),
         Ok(None) => Verdict::Accept,
         Err(v) => v,
@@ -133,6 +175,7 @@ fn tun(mut skb: SkBuff, net: NetRef<'_>, conn: &Conn) -> Verdict {
         false,
         tunnel::IPIP_HLEN as u32,
         pmtu_disc,
+        Some(&conn.dest.dst),
     ) {
         Ok(Some(r)) => r,
         Ok(None) => return Verdict::Accept,
@@ -152,7 +195,7 @@ fn tun(mut skb: SkBuff, net: NetRef<'_>, conn: &Conn) -> Verdict {
     ) else {
         return Verdict::Drop;
     };
-    skb.set_route(rt);
+    set_rt(&mut skb, rt);
     let Some(hdr) = skb.push_outer(tunnel::IPIP_HLEN) else {
         return Verdict::Drop;
     };
@@ -178,7 +221,15 @@ fn fnat_request(mut skb: SkBuff, net: NetRef<'_>, conn: &Conn, info: &PacketInfo
         return Verdict::Drop;
     }
     skb.csum_rewritten();
-    let (rt, mtu) = match route(&mut skb, net, &conn.tuple.daddr, false, 0, true) {
+    let (rt, mtu) = match route(
+        &mut skb,
+        net,
+        &conn.tuple.daddr,
+        false,
+        0,
+        true,
+        Some(&conn.dest.dst),
+    ) {
         Ok(Some((rt, _, mtu))) => (rt, mtu),
         // A real server on the director itself is not a FULLNAT target.
         Ok(None) => return Verdict::Drop,
@@ -275,7 +326,7 @@ pub(crate) fn fnat_reply(
     conn.svc.stats.outbound(bytes);
     conn.dest.stats.outbound(bytes);
     st.total.outbound(bytes);
-    match route(&mut skb, net, &conn.tuple.caddr, false, 0, true) {
+    match route(&mut skb, net, &conn.tuple.caddr, false, 0, true, None) {
         Ok(Some((rt, _, _))) => send(skb, net, rt),
         // A client on the director itself: deliver here.
         Ok(None) => Verdict::Accept,

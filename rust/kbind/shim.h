@@ -49,6 +49,7 @@ enum ipvs_rs_proc_file {
 	IPVS_RS_PROC_INFO,	/* /proc/net/ip_vs */
 	IPVS_RS_PROC_STATS,	/* /proc/net/ip_vs_stats */
 	IPVS_RS_PROC_CONN,	/* /proc/net/ip_vs_conn */
+	IPVS_RS_PROC_EXT,	/* /proc/net/ip_vs_ext_stats */
 };
 int ipvs_rs_proc_create(struct net *net);
 void ipvs_rs_proc_remove(struct net *net);
@@ -78,6 +79,23 @@ void ipvs_rs_kfree_skb(struct sk_buff *skb);
 struct rtable *ipvs_rs_route4(struct net *net, __be32 daddr, bool known_nh,
 			      bool *local, unsigned int *mtu, __be32 *saddr);
 void ipvs_rs_rt_put(struct rtable *rt);
+
+/* A real server's cached route (ipvs_rs_shim.c). */
+#include <linux/spinlock_types.h>
+struct ipvs_rs_dst_cache {
+	spinlock_t lock;
+	struct rtable __rcu *rt;
+	__be32 saddr;
+	bool local;
+	bool known_nh;
+};
+void ipvs_rs_dst_cache_init(struct ipvs_rs_dst_cache *c);
+struct rtable *ipvs_rs_dst_cache_get(struct ipvs_rs_dst_cache *c,
+				     struct net *net, __be32 daddr,
+				     bool known_nh, bool *local,
+				     unsigned int *mtu, __be32 *saddr);
+void ipvs_rs_dst_cache_reset(struct ipvs_rs_dst_cache *c);
+void ipvs_rs_skb_set_route_noref(struct sk_buff *skb, struct rtable *rt);
 void ipvs_rs_skb_set_route(struct sk_buff *skb, struct rtable *rt);
 void ipvs_rs_send4(struct net *net, struct sk_buff *skb);
 unsigned char *ipvs_rs_skb_push_outer4(struct sk_buff *skb, unsigned int len);
@@ -122,6 +140,21 @@ void ipvs_rs_delayed_work_init(struct delayed_work *dw,
 struct delayed_work *ipvs_rs_to_delayed_work(struct work_struct *w);
 bool ipvs_rs_schedule_delayed_work(struct delayed_work *dw,
 				   unsigned long delay);
+
+/* --- per-CPU counters (ipvs_rs_shim.c) --- */
+struct ipvs_rs_cpustats {
+	u64 conns;
+	u64 inpkts;
+	u64 outpkts;
+	u64 inbytes;
+	u64 outbytes;
+};
+void *ipvs_rs_stats_alloc(void);
+void ipvs_rs_stats_free(void *p);
+void ipvs_rs_stats_in(void *p, unsigned int bytes);
+void ipvs_rs_stats_out(void *p, unsigned int bytes);
+void ipvs_rs_stats_conn(void *p);
+void ipvs_rs_stats_sum(void *p, struct ipvs_rs_cpustats *out);
 
 /* --- RCU, bottom halves, timers --- */
 void ipvs_rs_rcu_read_lock(void);

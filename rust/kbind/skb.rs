@@ -254,3 +254,93 @@ impl Drop for Route {
         unsafe { bindings::ipvs_rs_rt_put(self.0) }
     }
 }
+
+/// A real server's cached route (upstream's `dest->dest_dst`): looked up
+/// once, used without a reference under RCU, replaced when stale.
+pub struct DstCache(kernel::types::Opaque<bindings::ipvs_rs_dst_cache>);
+
+// SAFETY: the C side serialises writers with its lock and publishes the
+// route with RCU; readers only load it.
+unsafe impl Send for DstCache {}
+// SAFETY: as above.
+unsafe impl Sync for DstCache {}
+
+/// A route from a [`DstCache`], valid for the caller's RCU read-side
+/// section (no reference is held).
+pub struct CachedRoute {
+    rt: *mut bindings::rtable,
+    /// The destination is this host.
+    pub local: bool,
+    /// The path MTU.
+    pub mtu: u32,
+    /// The source address the route selects (network order octets).
+    pub saddr: [u8; 4],
+}
+
+impl Default for DstCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DstCache {
+    /// An uninitialised cache; [`DstCache::init`] it at its final address.
+    pub const fn new() -> Self {
+        Self(kernel::types::Opaque::uninit())
+    }
+
+    /// Initialises the cache in place.
+    ///
+    /// # Safety
+    ///
+    /// Called once, before any other use, and the cache never moves
+    /// afterwards (it lives in an `Arc`).
+    pub unsafe fn init(&self) {
+        // SAFETY: per the contract, the memory is ours and stays put.
+        unsafe { bindings::ipvs_rs_dst_cache_init(self.0.get()) }
+    }
+
+    /// The route to `daddr` (network order octets; with `known_nh` as the
+    /// next hop only), refreshed if stale. The caller must be in an RCU
+    /// read-side section (netfilter hooks are) and use the route within it.
+    pub fn get(&self, net: NetRef<'_>, daddr: [u8; 4], known_nh: bool) -> Option<CachedRoute> {
+        let mut local = false;
+        let mut mtu = 0u32;
+        let mut saddr = 0u32;
+        // SAFETY: the cache was initialised (DestRt construction); net is
+        // alive; the out-parameters are valid locals.
+        let rt = unsafe {
+            bindings::ipvs_rs_dst_cache_get(
+                self.0.get(),
+                net.as_ptr(),
+                u32::from_ne_bytes(daddr),
+                known_nh,
+                &mut local,
+                &mut mtu,
+                &mut saddr,
+            )
+        };
+        (!rt.is_null()).then_some(CachedRoute {
+            rt,
+            local,
+            mtu,
+            saddr: saddr.to_ne_bytes(),
+        })
+    }
+
+    /// Drops the cached route (the real server goes away).
+    pub fn reset(&self) {
+        // SAFETY: initialised; the C side takes its lock.
+        unsafe { bindings::ipvs_rs_dst_cache_reset(self.0.get()) }
+    }
+}
+
+impl SkBuff {
+    /// Routes the skb with a cached route, without taking a reference
+    /// (`skb_dst_set_noref`: the stack takes one if it queues the skb).
+    pub fn set_route_noref(&mut self, rt: &CachedRoute) {
+        // SAFETY: the skb is valid; the route is alive for the caller's
+        // RCU section, in which the skb is sent.
+        unsafe { bindings::ipvs_rs_skb_set_route_noref(self.ptr, rt.rt) }
+    }
+}
