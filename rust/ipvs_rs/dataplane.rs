@@ -28,7 +28,7 @@ use ipvs_core::conn::reuse::{self, Existing, ExistingConn};
 use ipvs_core::conn::{bind_flags, dest_conn_flags, flags as conn_flags, Direction};
 use ipvs_core::packet::tcpflags::tcp_flags_invalid;
 use ipvs_core::packet::{self, icmp, CsumMode, Fragment, PacketInfo};
-use ipvs_core::sched::SchedInput;
+use ipvs_core::sched::{SchedInput, SchedKind};
 use ipvs_core::service::{svc_flags, DestConf, FwdMethod, Protocol, ServiceConf, ServiceKey};
 use kernel::sync::Arc;
 
@@ -306,7 +306,10 @@ pub(crate) fn pick(svc: &SvcRt, info: &PacketInfo) -> Result<(Arc<DestRt>, DestC
         let mut input = SchedInput::new(info.saddr, info.sport, info.daddr, info.dport);
         input.svc_flags = inner.conf.flags;
         input.now = rcu::jiffies();
-        input.random = rcu::random_u64();
+        // Only twos draws at random: no random number for the others.
+        if sched.kind() == SchedKind::Twos {
+            input.random = rcu::random_u64();
+        }
         let i = sched.schedule(&DestList(&inner.dests), &input)?;
         let d = inner.dests.get(i)?;
         Some((d.rt.clone(), d.conf))

@@ -568,6 +568,19 @@ unsigned char *ipvs_rs_skb_insert_room(struct sk_buff *skb,
 	return skb->data;
 }
 
+/* The IP ID of an outer IPIP header, as ip_select_ident picks it (host order). */
+u16 ipvs_rs_ip_ident(struct net *net, __be32 saddr, __be32 daddr)
+{
+	struct iphdr iph = {
+		.saddr = saddr,
+		.daddr = daddr,
+		.protocol = IPPROTO_IPIP,
+	};
+
+	__ip_select_ident(net, &iph, 1);
+	return ntohs(iph.id);
+}
+
 bool ipvs_rs_skb_is_gso(const struct sk_buff *skb)
 {
 	return skb_is_gso(skb);

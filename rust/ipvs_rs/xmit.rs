@@ -5,8 +5,8 @@
 
 use crate::conn::Conn;
 use crate::dataplane::{csum_mode, l4_hdr_len, Verdict};
+use crate::kbind::bindings;
 use crate::kbind::netns::NetRef;
-use crate::kbind::rcu;
 use crate::kbind::skb::{CachedRoute, DstCache, Route, RouteInfo, SkBuff};
 use crate::netns::NetState;
 use crate::sysctl::Sysctl;
@@ -190,7 +190,15 @@ fn tun(mut skb: SkBuff, net: NetRef<'_>, conn: &Conn) -> Verdict {
         inner_len,
         Addr::v4(saddr),
         conn.tuple.daddr,
-        (rcu::random_u64() & 0xffff) as u16,
+        // As upstream's ip_select_ident (a hashed per-destination counter).
+        // SAFETY: net is alive; plain values.
+        unsafe {
+            bindings::ipvs_rs_ip_ident(
+                net.as_ptr(),
+                u32::from_ne_bytes(saddr),
+                u32::from_ne_bytes(v4(&conn.tuple.daddr)),
+            )
+        },
         pmtu_disc,
     ) else {
         return Verdict::Drop;

@@ -110,6 +110,7 @@ int ipvs_rs_skb_defrag4(struct net *net, struct sk_buff *skb);
 unsigned char *ipvs_rs_skb_insert_room(struct sk_buff *skb,
 				       unsigned int hdr_len, unsigned int len);
 bool ipvs_rs_skb_is_gso(const struct sk_buff *skb);
+u16 ipvs_rs_ip_ident(struct net *net, __be32 saddr, __be32 daddr);
 bool ipvs_rs_skb_exceeds_mtu(const struct sk_buff *skb, unsigned int mtu);
 void ipvs_rs_skb_csum_rewritten(struct sk_buff *skb);
 struct net *ipvs_rs_hook_net(const struct nf_hook_state *state);
