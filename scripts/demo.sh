@@ -65,6 +65,40 @@ step "Statistics and connections"
 run ip netns exec "$director" ipvsctl service list --stats
 run ip netns exec "$director" ipvsadm -L -n -c
 
+step "FULLNAT with TOA: the real servers lose their route to the client"
+LIP=10.0.2.100
+for i in 1 2 3; do
+	ip -n "${RS_NS[$((i - 1))]}" route del default
+	bg ip netns exec "${RS_NS[$((i - 1))]}" python3 "$repo/scripts/demo-peer-server.py" "rs$i" 8080
+done
+run ip netns exec "${RS_NS[0]}" ip route get "$CLIENT_IP" 2>&1 | head -n1
+run ip -n "$director" addr add "$LIP/24" dev br0
+run ip netns exec "$director" ipvsctl service add tcp "$VIP:8080" --sched rr --toa
+for i in 1 2 3; do
+	run ip netns exec "$director" ipvsctl dest add tcp "$VIP:8080" "$(rs_ip "$i"):8080" --fwd fullnat
+done
+run ip netns exec "$director" ipvsctl laddr add tcp "$VIP:8080" "$LIP"
+for i in 1 2 3; do
+	wait_for 10 ip netns exec "${RS_NS[$((i - 1))]}" curl -s -o /dev/null http://127.0.0.1:8080/ 2>/dev/null
+done
+run ip netns exec "$director" ipvsctl service list tcp "$VIP:8080"
+
+step "Without toa_rs the real servers see the local address $LIP"
+for n in 1 2 3; do
+	printf '  request %d -> %s' "$n" "$(ip netns exec "$client" curl -s --max-time 5 "http://$VIP:8080/")"
+	echo
+done
+
+step "With toa_rs on the real servers they see the client $CLIENT_IP (from the TCP option)"
+run insmod "$(dirname "$IPVS_RS_KO")/toa_rs.ko" || true
+for n in 1 2 3; do
+	printf '  request %d -> %s' "$n" "$(ip netns exec "$client" curl -s --max-time 5 "http://$VIP:8080/")"
+	echo
+done
+run ip netns exec "$director" ipvsctl stats
+run cat /proc/net/toa_stats
+run rmmod toa_rs
+
 step "Upstream ip_vs is refused while ipvs_rs is loaded"
 run modprobe ip_vs
 dmesg | grep 'refusing' | tail -n1
