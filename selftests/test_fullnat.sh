@@ -105,6 +105,24 @@ print(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG))")
 check_eq "client's MSS leaves room for TOA (1452 - 12 timestamp bytes)" 1440 "$mss"
 check_eq "TOA off for the other service" "toa=0" "$(ext svc tcp $VIP:80 | grep '^toa=')"
 
+# A SYN whose options fill the 60-byte TCP header leaves no room for TOA:
+# it goes without (counted) and the connection still opens; the ACK after
+# it carries the option. (A raw-socket client; its kernel's resets are
+# dropped. Against the service whose server answers and closes, so no
+# server process outlives the test.)
+check_eq "TOA on for the answering service" ok "$(ext toa tcp $VIP:80 on)"
+ip netns exec "$client" nft add table ip raw_rst
+ip netns exec "$client" nft add chain ip raw_rst out '{ type filter hook output priority 0; }'
+ip netns exec "$client" nft add rule ip raw_rst out tcp sport 30000 tcp flags rst drop
+skipped0=$(ext svc tcp $VIP:80 | sed -n 's/^toa_skipped=//p')
+written0=$(ext svc tcp $VIP:80 | sed -n 's/^toa_written=//p')
+full_opts=02040584$(printf '01%.0s' $(seq 36))
+check_eq "a SYN with 40 bytes of options still connects" "ok 30000" \
+	"$(cli timeout 60 python3 "$here/py/toa_client.py" --src 10.0.1.2 --dst $VIP --dport 80 --sport 30000 --syn-opts "$full_opts")"
+check_eq "... its TOA skipped and counted" $((skipped0 + 1)) "$(ext svc tcp $VIP:80 | sed -n 's/^toa_skipped=//p')"
+check_eq "... the ACK after it carries TOA" $((written0 + 1)) "$(ext svc tcp $VIP:80 | sed -n 's/^toa_written=//p')"
+ext toa tcp $VIP:80 off >/dev/null
+
 # --- UDP.
 check_match "UDP through FULLNAT" '^rs[12] 10\.0\.5\.[12]$' "$(echo q | timeout 10 ip netns exec "$client" socat -T 2 - UDP:$VIP:53)"
 

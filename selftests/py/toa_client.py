@@ -11,7 +11,7 @@ namespace). The connection stays open on the server until it closes it.
 
   toa_client.py --src 10.0.1.1 --dst 10.0.1.2 --dport 80 --sport 20000 \\
       [--count N] [--toa 192.0.2.10:40000] [--on syn,ack]
-      [--ack-opts HEX] [--syn-data TEXT]
+      [--ack-opts HEX] [--syn-opts HEX] [--syn-data TEXT]
 
 With --count N, N handshakes from sports SPORT.. SPORT+N-1, the TOA port
 counting up from the given one. Prints one line per handshake:
@@ -77,7 +77,9 @@ def handshake(sock, a, sport, toa):
     isn = int.from_bytes(os.urandom(4), "big")
     on = a.on.split(",") if a.on else []
     syn_opts = struct.pack("!BBH", 2, 4, 1460)
-    if toa and "syn" in on:
+    if a.syn_opts is not None:
+        syn_opts = bytes.fromhex(a.syn_opts)
+    elif toa and "syn" in on:
         syn_opts += toa
     data = a.syn_data.encode() if a.syn_data else b""
     syn = segment(a.src, a.dst, sport, a.dport, isn, 0, SYN, syn_opts, data)
@@ -107,6 +109,7 @@ def main():
     p.add_argument("--toa", help="ADDR:PORT written into the TOA option")
     p.add_argument("--on", default="syn,ack", help="which segments carry it: syn, ack or both")
     p.add_argument("--ack-opts", help="the final ACK's option bytes, hex (instead of TOA)")
+    p.add_argument("--syn-opts", help="the SYN's option bytes, hex (instead of MSS and TOA)")
     p.add_argument("--syn-data", help="payload of the SYN (TCP Fast Open)")
     a = p.parse_args()
 
