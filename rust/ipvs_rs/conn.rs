@@ -28,6 +28,7 @@ use crate::fnat::Fnat;
 use crate::kbind::bindings;
 use crate::kbind::rcu::{self, BhGuard};
 use crate::services::{DestRt, SvcRt};
+use crate::stats::AtomicStats;
 use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use ipvs_core::config::Timeouts;
 use ipvs_core::conn::key::{bucket, conn_hashkey, ConnTuple, InKey, OutKey};
@@ -187,6 +188,21 @@ impl Conn {
     fn unbind(&self) {
         let (_, flags) = unpack(self.packed.load(Ordering::Acquire));
         self.dest.unbind(flags);
+    }
+
+    /// Counts a packet from the client of `bytes` bytes on the service, the
+    /// real server and the namespace `total`.
+    pub(crate) fn count_inbound(&self, total: &AtomicStats, bytes: usize) {
+        self.svc.stats.inbound(bytes);
+        self.dest.stats.inbound(bytes);
+        total.inbound(bytes);
+    }
+
+    /// Counts a packet to the client, as [`Conn::count_inbound`].
+    pub(crate) fn count_outbound(&self, total: &AtomicStats, bytes: usize) {
+        self.svc.stats.outbound(bytes);
+        self.dest.stats.outbound(bytes);
+        total.outbound(bytes);
     }
 
     /// The connection's flags.

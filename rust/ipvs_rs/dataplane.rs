@@ -156,9 +156,7 @@ pub(crate) fn request(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
         // Expiring under us: let the next packet schedule afresh.
         return Verdict::Drop;
     }
-    conn.svc.stats.inbound(bytes);
-    conn.dest.stats.inbound(bytes);
-    st.total.inbound(bytes);
+    conn.count_inbound(&st.total, bytes);
     let one_packet = conn.flags() & conn_flags::ONE_PACKET != 0;
     let v = xmit::forward(skb, net, conn, &info);
     if one_packet {
@@ -436,9 +434,7 @@ pub(crate) fn reply(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
         return Verdict::Drop;
     }
     skb.csum_rewritten();
-    conn.svc.stats.outbound(bytes);
-    conn.dest.stats.outbound(bytes);
-    st.total.outbound(bytes);
+    conn.count_outbound(&st.total, bytes);
     Verdict::Accept
 }
 

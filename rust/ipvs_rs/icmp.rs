@@ -117,9 +117,7 @@ pub(crate) fn from_server(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
             {
                 return Verdict::Drop;
             }
-            conn.svc.stats.outbound(len);
-            conn.dest.stats.outbound(len);
-            st.total.outbound(len);
+            conn.count_outbound(&st.total, len);
             return xmit::to_server(skb, net, &conn.tuple.caddr, true);
         }
     }
@@ -138,9 +136,7 @@ pub(crate) fn from_server(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
     {
         return Verdict::Drop;
     }
-    conn.svc.stats.outbound(len);
-    conn.dest.stats.outbound(len);
-    st.total.outbound(len);
+    conn.count_outbound(&st.total, len);
     Verdict::Accept
 }
 
@@ -179,9 +175,7 @@ pub(crate) fn from_client(mut skb: SkBuff, net: NetRef<'_>, hook: Hook) -> Verdi
         }
         None => return Verdict::Accept,
     };
-    conn.svc.stats.inbound(len);
-    conn.dest.stats.inbound(len);
-    st.total.inbound(len);
+    conn.count_inbound(&st.total, len);
     if conn.fwd == FwdMethod::FullNat {
         // To the real server, from the local address, about its reply.
         let Some(f) = &conn.fnat else {
@@ -284,9 +278,7 @@ fn tunnel_error(
         let route_mtu = Route::output4(net, [a, b, c, d], false).map_or(u32::from(mtu), |r| r.mtu);
         info = ipip_inner_frag_mtu(route_mtu).to_be();
     }
-    conn.svc.stats.outbound(len);
-    conn.dest.stats.outbound(len);
-    st.total.outbound(len);
+    conn.count_outbound(&st.total, len);
     skb.icmp_send_inner(off, orig_hlen, e.icmp_type, e.code, info);
     Verdict::Stolen
 }

@@ -331,9 +331,7 @@ pub(crate) fn fnat_reply(
             let _ = mss::mss_reduce(buf, toa_write::TOA_GROWTH as u16, mode);
         }
     }
-    conn.svc.stats.outbound(bytes);
-    conn.dest.stats.outbound(bytes);
-    st.total.outbound(bytes);
+    conn.count_outbound(&st.total, bytes);
     match route(&mut skb, net, &conn.tuple.caddr, false, 0, true, None) {
         Ok(Some((rt, _, _))) => send(skb, net, rt),
         // A client on the director itself: deliver here.
