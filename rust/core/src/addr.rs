@@ -63,6 +63,7 @@ pub struct Addr {
 
 impl Addr {
     /// An IPv4 address from its octets.
+    #[inline]
     pub const fn v4(octets: [u8; 4]) -> Addr {
         let [a, b, c, d] = octets;
         Addr {
@@ -91,11 +92,13 @@ impl Addr {
     }
 
     /// The family.
+    #[inline]
     pub fn af(&self) -> Af {
         self.af
     }
 
     /// The `nf_inet_addr` image (16 bytes).
+    #[inline]
     pub fn inet(&self) -> [u8; 16] {
         self.bytes
     }

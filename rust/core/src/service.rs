@@ -18,6 +18,7 @@ pub enum Protocol {
 
 impl Protocol {
     /// From an IP protocol number.
+    #[inline]
     pub fn from_raw(p: u16) -> Option<Protocol> {
         match p {
             6 => Some(Protocol::Tcp),
@@ -28,6 +29,7 @@ impl Protocol {
     }
 
     /// The IP protocol number.
+    #[inline]
     pub fn raw(self) -> u16 {
         match self {
             Protocol::Tcp => 6,

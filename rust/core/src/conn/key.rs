@@ -39,6 +39,7 @@ pub const IPPROTO_SCTP: u16 = 132;
 /// `JHASH_INITVAL`.
 pub const JHASH_INITVAL: u32 = 0xdead_beef;
 
+#[inline]
 fn mix(a: u32, b: u32, c: u32) -> (u32, u32, u32) {
     let (mut a, mut b, mut c) = (a, b, c);
     a = a.wrapping_sub(c);
@@ -62,6 +63,7 @@ fn mix(a: u32, b: u32, c: u32) -> (u32, u32, u32) {
     (a, b, c)
 }
 
+#[inline]
 fn final_mix(a: u32, b: u32, c: u32) -> u32 {
     let (mut a, mut b, mut c) = (a, b, c);
     c ^= b;
@@ -144,6 +146,7 @@ pub fn jhash2(key: &[u32], initval: u32) -> u32 {
     final_mix(a.wrapping_add(k0), b.wrapping_add(k1), c.wrapping_add(k2))
 }
 
+#[inline]
 fn jhash_nwords(a: u32, b: u32, c: u32, initval: u32) -> u32 {
     final_mix(
         a.wrapping_add(initval),
@@ -153,6 +156,7 @@ fn jhash_nwords(a: u32, b: u32, c: u32, initval: u32) -> u32 {
 }
 
 /// `jhash_3words(a, b, c, initval)`.
+#[inline]
 pub fn jhash_3words(a: u32, b: u32, c: u32, initval: u32) -> u32 {
     jhash_nwords(
         a,
@@ -191,6 +195,7 @@ pub fn jhash_1word(a: u32, initval: u32) -> u32 {
 /// Upstream then XORs `(size_t)ipvs >> 8` (so namespaces sharing the one
 /// table spread differently) and masks: a per-namespace table needs only
 /// [`bucket`].
+#[inline]
 pub fn conn_hashkey(rnd: u32, protocol: u16, addr: &Addr, port: u16) -> u32 {
     let inet = addr.inet();
     let a = match addr.af() {
@@ -205,6 +210,7 @@ pub fn conn_hashkey(rnd: u32, protocol: u16, addr: &Addr, port: u16) -> u32 {
 }
 
 /// The bucket of `hash` in a table of `2^bits` buckets (`hash & mask`).
+#[inline]
 pub fn bucket(hash: u32, bits: u32) -> usize {
     let mask = 1u32
         .checked_shl(bits)
@@ -214,12 +220,17 @@ pub fn bucket(hash: u32, bits: u32) -> usize {
 
 /// `ip_vs_addr_equal`: IPv6 compares all 16 bytes, anything else (IPv4,
 /// or `AF_UNSPEC` for firewall marks) the first 4.
+#[inline]
 fn addr_equal(af: Option<Af>, a: &Addr, b: &Addr) -> bool {
-    let n = match af {
-        Some(Af::Inet6) => 16,
-        _ => 4,
-    };
-    a.inet().get(..n) == b.inet().get(..n)
+    let (a, b) = (a.inet(), b.inet());
+    match af {
+        Some(Af::Inet6) => u128::from_ne_bytes(a) == u128::from_ne_bytes(b),
+        _ => {
+            let [a0, a1, a2, a3, ..] = a;
+            let [b0, b1, b2, b3, ..] = b;
+            u32::from_ne_bytes([a0, a1, a2, a3]) == u32::from_ne_bytes([b0, b1, b2, b3])
+        }
+    }
 }
 
 /// What identifies a connection or template in the table: the fields of
@@ -246,12 +257,14 @@ pub struct ConnTuple {
 
 impl ConnTuple {
     /// The connection's family (`cp->af`).
+    #[inline]
     pub fn af(&self) -> Af {
         self.caddr.af()
     }
 
     /// The hash it is stored under (`ip_vs_conn_hashkey_conn`): protocol,
     /// client address and port.
+    #[inline]
     pub fn hash(&self, rnd: u32) -> u32 {
         conn_hashkey(rnd, self.protocol, &self.caddr, self.cport)
     }
@@ -286,11 +299,13 @@ pub struct InKey {
 
 impl InKey {
     /// The lookup's family.
+    #[inline]
     pub fn af(&self) -> Af {
         self.caddr.af()
     }
 
     /// The hash of the bucket to search.
+    #[inline]
     pub fn hash(&self, rnd: u32) -> u32 {
         conn_hashkey(rnd, self.protocol, &self.caddr, self.cport)
     }
@@ -305,6 +320,7 @@ impl InKey {
     /// Whether connection `c` with flags `conn_flags` is a hit
     /// (`__ip_vs_conn_in_get`). A key with client port 0 only finds
     /// connections flagged `NO_CPORT`, a key with a port only those not.
+    #[inline]
     pub fn matches(&self, c: &ConnTuple, conn_flags: u32) -> bool {
         let af = Some(self.af());
         self.cport == c.cport
@@ -356,12 +372,14 @@ pub struct OutKey {
 
 impl OutKey {
     /// The lookup's family.
+    #[inline]
     pub fn af(&self) -> Af {
         self.caddr.af()
     }
 
     /// The hash of the bucket to search: by the client side, like the
     /// connections themselves (upstream's "inverse" parameter hash).
+    #[inline]
     pub fn hash(&self, rnd: u32) -> u32 {
         conn_hashkey(rnd, self.protocol, &self.caddr, self.cport)
     }
@@ -369,6 +387,7 @@ impl OutKey {
     /// Whether connection `c` with flags `conn_flags` is a hit: the client
     /// side equal, and the source equal to the real server (NAT) or to
     /// the virtual address and port (every other method).
+    #[inline]
     pub fn matches(&self, c: &ConnTuple, conn_flags: u32) -> bool {
         let af = Some(self.af());
         let (saddr, sport) = if conn_flags & flags::FWD_MASK != 0 {

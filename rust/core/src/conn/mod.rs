@@ -94,6 +94,7 @@ impl Direction {
     /// The direction whose table applies and the updated flags, as the
     /// TCP and SCTP state machines compute them: with `NOOUTPUT` set, an
     /// output packet clears it, anything else uses the input-only table.
+    #[inline]
     pub fn effective(self, conn_flags: u32) -> (Direction, u32) {
         if conn_flags & flags::NOOUTPUT == 0 {
             (self, conn_flags)
@@ -155,6 +156,7 @@ impl ActiveChange {
     }
 
     /// The connection flags after the change (`INACTIVE` set or cleared).
+    #[inline]
     pub fn apply(self, conn_flags: u32) -> u32 {
         match self {
             ActiveChange::Unchanged => conn_flags,

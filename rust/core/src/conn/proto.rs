@@ -25,6 +25,7 @@ pub enum ConnState {
 
 impl ConnState {
     /// The state of a new connection (`cp->state = 0`).
+    #[inline]
     pub fn initial(protocol: Protocol) -> ConnState {
         match protocol {
             Protocol::Tcp => ConnState::Tcp(TcpState::None),
@@ -34,6 +35,7 @@ impl ConnState {
     }
 
     /// From upstream's number for the protocol.
+    #[inline]
     pub fn from_raw(protocol: Protocol, raw: u16) -> Option<ConnState> {
         match protocol {
             Protocol::Tcp => TcpState::from_raw(raw).map(ConnState::Tcp),
@@ -43,6 +45,7 @@ impl ConnState {
     }
 
     /// Upstream's number (`cp->state`).
+    #[inline]
     pub fn raw(self) -> u16 {
         match self {
             ConnState::Tcp(s) => s.raw(),
@@ -80,6 +83,7 @@ impl ConnState {
 
     /// The timeout of the state in a namespace whose `ipvsadm --set`
     /// values are `t`, seconds.
+    #[inline]
     pub fn timeout(self, t: &Timeouts) -> u32 {
         match self {
             ConnState::Tcp(s) => s.timeout(t),
@@ -111,6 +115,7 @@ impl Event {
     /// as available). `None` when upstream cannot read what it needs (a
     /// TCP header shorter than 20 bytes, an SCTP packet without a chunk
     /// header): it then leaves the connection untouched.
+    #[inline]
     pub fn parse(protocol: Protocol, l4: &[u8]) -> Option<Event> {
         match protocol {
             Protocol::Tcp => {

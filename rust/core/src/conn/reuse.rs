@@ -13,6 +13,7 @@ use super::tcp::TcpState;
 
 /// `is_new_conn`: the packet opens a connection (TCP SYN, SCTP INIT).
 /// `tcp_flags` is the TCP flags byte, `sctp_chunk` the first chunk type.
+#[inline]
 pub fn is_new_conn(state: ConnState, tcp_flags: u8, sctp_chunk: Option<u8>) -> bool {
     const SYN: u8 = 0x02;
     const SCTP_CID_INIT: u8 = 1;
@@ -28,6 +29,7 @@ pub fn is_new_conn(state: ConnState, tcp_flags: u8, sctp_chunk: Option<u8>) -> b
 /// (persistence) never are. Bit 1 of `conn_reuse_mode` also reschedules
 /// a FIN_WAIT connection of a method without output (DR, TUN), where the
 /// director never sees the server's FIN.
+#[inline]
 pub fn new_conn_expected(
     state: ConnState,
     conn_flags: u32,
@@ -83,6 +85,7 @@ pub struct ExistingConn {
 
 /// `ip_vs_in_hook`'s handling of an existing connection, without
 /// netfilter conntrack (this director never shares conntrack entries).
+#[inline]
 pub fn existing(c: &ExistingConn) -> Existing {
     if c.new_conn {
         let resched = if c.expire_nodest_conn && c.dest_weight == 0 {

@@ -53,6 +53,7 @@ impl SctpState {
     pub const ALL: [SctpState; 14] = [NO, I1, IN, CS, CR, CW, CO, CE, ES, SS, SR, SA, RJ, CL];
 
     /// Upstream's number (`cp->state`).
+    #[inline]
     pub fn raw(self) -> u16 {
         self as u16
     }
@@ -89,6 +90,7 @@ impl SctpState {
 
     /// Upstream's timeout of the state (`sctp_timeouts`), seconds.
     /// `ipvsadm --set` changes none of them.
+    #[inline]
     pub fn timeout(self) -> u32 {
         match self {
             NO => 2,

@@ -44,11 +44,13 @@ impl TcpState {
     pub const ALL: [TcpState; 11] = [NO, ES, SS, SR, FW, TW, CL, CW, LA, LI, SA];
 
     /// Upstream's number (`cp->state`).
+    #[inline]
     pub fn raw(self) -> u16 {
         self as u16
     }
 
     /// From upstream's number.
+    #[inline]
     pub fn from_raw(raw: u16) -> Option<TcpState> {
         TcpState::ALL.get(usize::from(raw)).copied()
     }
@@ -97,6 +99,7 @@ impl TcpState {
     /// The timeout of the state in a namespace, seconds: `ipvsadm --set`
     /// (`ip_vs_set_timeout`) changes `ESTABLISHED` (`tcp`) and `FIN_WAIT`
     /// (`tcpfin`) only; every other state keeps its default.
+    #[inline]
     pub fn timeout(self, t: &Timeouts) -> u32 {
         match self {
             ES => t.tcp,
@@ -149,6 +152,7 @@ impl TcpEvent {
     /// From the TCP header's flags byte, with upstream's priority RST >
     /// SYN > FIN > ACK; `None` if none is set (upstream then moves the
     /// connection to `CLOSE`).
+    #[inline]
     pub fn from_flags(tcp_flags: u8) -> Option<TcpEvent> {
         if tcp_flags & tcp_flags::RST != 0 {
             Some(TcpEvent::Rst)

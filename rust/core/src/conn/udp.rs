@@ -17,11 +17,13 @@ pub enum UdpState {
 
 impl UdpState {
     /// Upstream's number (`cp->state`).
+    #[inline]
     pub fn raw(self) -> u16 {
         0
     }
 
     /// From upstream's number.
+    #[inline]
     pub fn from_raw(raw: u16) -> Option<UdpState> {
         (raw == 0).then_some(UdpState::Normal)
     }
@@ -37,6 +39,7 @@ impl UdpState {
     }
 
     /// The timeout in a namespace (`ipvsadm --set`'s third value).
+    #[inline]
     pub fn timeout(self, t: &Timeouts) -> u32 {
         t.udp
     }
@@ -50,6 +53,7 @@ impl UdpState {
 /// One datagram (`udp_state_transition`): the state and flags stay, the
 /// timeout is refreshed to [`UdpState::timeout`], and a reply (output)
 /// assures the controlling template.
+#[inline]
 pub fn transition(conn_flags: u32, dir: Direction) -> Transition<UdpState> {
     Transition {
         state: UdpState::Normal,

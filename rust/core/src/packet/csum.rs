@@ -16,6 +16,7 @@
 //! by its inverse restores the original bytes.
 
 /// Adds two partial sums with end-around carry.
+#[inline]
 pub fn add(a: u32, b: u32) -> u32 {
     let (s, carry) = a.overflowing_add(b);
     s.wrapping_add(u32::from(carry))
@@ -49,6 +50,7 @@ pub fn sum(data: &[u8], initial: u32) -> u32 {
 
 /// Folds a partial sum to 16 bits without complementing it. The result is
 /// zero only if `sum` is zero.
+#[inline]
 pub fn fold(sum: u32) -> u16 {
     let s = (sum & 0xffff) + (sum >> 16);
     let s = (s & 0xffff) + (s >> 16);
@@ -58,6 +60,7 @@ pub fn fold(sum: u32) -> u16 {
 
 /// Folds and complements a partial sum: the checksum to store (the kernel's
 /// `csum_fold`).
+#[inline]
 pub fn finish(sum: u32) -> u16 {
     !fold(sum)
 }
@@ -122,6 +125,7 @@ impl CsumDiff {
 
     /// A 16-bit word changes from `old` to `new` (adds `~old + new`, like
     /// the kernel's `ip_vs_check_diff2`).
+    #[inline]
     pub fn replace16(&mut self, old: u16, new: u16) {
         self.acc = add(self.acc, u32::from(!old));
         self.acc = add(self.acc, u32::from(new));
@@ -129,6 +133,7 @@ impl CsumDiff {
 
     /// A 32-bit field (e.g. an IPv4 address) changes from `old` to `new`
     /// (like the kernel's `ip_vs_check_diff4`).
+    #[inline]
     pub fn replace4(&mut self, old: [u8; 4], new: [u8; 4]) {
         let [o0, o1, o2, o3] = old;
         let [n0, n1, n2, n3] = new;
@@ -145,6 +150,7 @@ impl CsumDiff {
     /// eqn. 3, `HC' = ~(~HC + ~m + m')`), exactly as the kernel's
     /// `tcp_fast_csum_update`: `csum_fold(diff + ~csum_unfold(check))`.
     /// Never returns `0xffff`.
+    #[inline]
     pub fn apply(&self, check: u16) -> u16 {
         // ~csum_unfold(check): the 32-bit complement, never zero.
         let seed = 0xffff_0000 | u32::from(!check);
@@ -155,6 +161,7 @@ impl CsumDiff {
     /// uncomplemented pseudo-header sum: `fold(field + diff)`, exactly as the
     /// kernel's `tcp_partial_csum_update`:
     /// `~csum_fold(diff + csum_unfold(check))`.
+    #[inline]
     pub fn apply_partial(&self, field: u16) -> u16 {
         fold(add(u32::from(field), self.acc))
     }

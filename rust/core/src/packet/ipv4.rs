@@ -204,17 +204,41 @@ pub enum Ttl {
 
 /// Decrements the TTL of the IPv4 packet at the start of `buf` and fixes
 /// the header checksum, as upstream's `decrement_ttl` (`ip_vs_xmit.c`) does
-/// before forwarding to a non-local destination.
+/// before forwarding to a non-local destination. The checksum is updated
+/// incrementally (the kernel's `ip_decrease_ttl`), so only the fixed
+/// header needs to be in `buf`.
+#[inline]
 pub fn decrement_ttl(buf: &mut [u8]) -> Result<Ttl, PacketError> {
-    let h = Ipv4Header::parse_quoted(buf)?;
-    if h.ttl <= 1 {
+    let vihl = rd8(buf, 0).ok_or(PacketError::Truncated)?;
+    if vihl >> 4 != 4 {
+        return Err(PacketError::BadVersion);
+    }
+    if buf.len() < IPV4_MIN_HLEN {
+        return Err(PacketError::Truncated);
+    }
+    let t = PacketError::Truncated;
+    let ttl = rd8(buf, TTL_OFF).ok_or(t)?;
+    if ttl <= 1 {
         return Ok(Ttl::Expired);
     }
-    let ttl = h.ttl - 1;
-    let slot = buf.get_mut(TTL_OFF).ok_or(PacketError::Truncated)?;
-    *slot = ttl;
-    set_header_checksum(buf)?;
-    Ok(Ttl::Decremented(ttl))
+    let proto = rd8(buf, TTL_OFF + 1).ok_or(t)?;
+    let check = rd16(buf, CHECK_OFF).ok_or(t)?;
+    let mut d = csum::CsumDiff::new();
+    d.replace16(
+        u16::from_be_bytes([ttl, proto]),
+        u16::from_be_bytes([ttl - 1, proto]),
+    );
+    let slot = buf.get_mut(TTL_OFF).ok_or(t)?;
+    *slot = ttl - 1;
+    wr16(buf, CHECK_OFF, d.apply(check))?;
+    Ok(Ttl::Decremented(ttl - 1))
+}
+
+/// Whether the IPv4 header at the start of `buf` has DF set (false if
+/// `buf` is too short to tell).
+#[inline]
+pub fn dont_fragment(buf: &[u8]) -> bool {
+    rd16(buf, 6).is_some_and(|f| f & IP_DF != 0)
 }
 
 #[cfg(test)]

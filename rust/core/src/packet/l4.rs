@@ -82,6 +82,7 @@ pub struct PacketInfo {
 
 impl PacketInfo {
     /// The protocol as a virtual-service protocol, if it is one.
+    #[inline]
     pub fn protocol(&self) -> Option<Protocol> {
         Protocol::from_raw(u16::from(self.proto))
     }
@@ -106,8 +107,99 @@ impl PacketInfo {
 /// (unless fragmented) within the IP payload; SCTP: the 12-byte common
 /// header is within the packet. Only the fixed part of the transport header
 /// must be in the slice (TCP options may lie in the non-linear part).
+///
+/// This is the data path's parser (twice per packet at a director), so it
+/// reads the fixed headers as arrays, one bounds check each, and builds
+/// the result in place; [`parse_with_header`] is the same validation
+/// through [`Ipv4Header`] (the tests check that both agree).
+#[inline]
 pub fn parse_packet(buf: &[u8]) -> Result<PacketInfo, PacketError> {
-    parse_with_header(buf).map(|(_, info)| info)
+    let t = PacketError::Truncated;
+    let Some(&vihl) = buf.first() else {
+        return Err(t);
+    };
+    let Some(ip) = buf.first_chunk::<20>() else {
+        return Err(t);
+    };
+    let [_, _, tl0, tl1, _, _, f0, f1, _, proto, _, _, s0, s1, s2, s3, d0, d1, d2, d3] = *ip;
+    if vihl >> 4 != 4 {
+        return Err(PacketError::BadVersion);
+    }
+    let header_len = usize::from(vihl & 0x0f) * 4;
+    if header_len < super::ipv4::IPV4_MIN_HLEN {
+        return Err(PacketError::BadHeaderLength);
+    }
+    if header_len > buf.len() {
+        return Err(t);
+    }
+    let total_len = u16::from_be_bytes([tl0, tl1]);
+    let total = usize::from(total_len);
+    if total < header_len {
+        return Err(PacketError::BadTotalLength);
+    }
+    let frag = u16::from_be_bytes([f0, f1]);
+    let fragment = if frag & 0x1fff != 0 {
+        Fragment::Later
+    } else if frag & 0x2000 != 0 {
+        Fragment::First
+    } else {
+        Fragment::None
+    };
+    let mut info = PacketInfo {
+        af: Af::Inet,
+        proto,
+        saddr: Addr::v4([s0, s1, s2, s3]),
+        daddr: Addr::v4([d0, d1, d2, d3]),
+        sport: 0,
+        dport: 0,
+        has_ports: false,
+        l3_off: 0,
+        l3_len: header_len,
+        l4_off: header_len,
+        total_len,
+        tcp_flags: 0,
+        fragment,
+    };
+    if fragment == Fragment::Later || !has_ports(proto) {
+        return Ok(info);
+    }
+    // The transport bytes within both the slice and the total length.
+    let l4 = buf.get(header_len..total.min(buf.len())).unwrap_or(&[]);
+    let payload = total - header_len;
+    let ports = match proto {
+        IPPROTO_TCP => {
+            let Some(tcp) = l4.first_chunk::<TCP_MIN_HLEN>() else {
+                return Err(t);
+            };
+            let doff = usize::from(tcp[12] >> 4) * 4;
+            if doff < TCP_MIN_HLEN || doff > payload {
+                return Err(PacketError::BadL4Header);
+            }
+            info.tcp_flags = tcp[13];
+            [tcp[0], tcp[1], tcp[2], tcp[3]]
+        }
+        IPPROTO_UDP => {
+            let Some(udp) = l4.first_chunk::<UDP_HLEN>() else {
+                return Err(t);
+            };
+            let ulen = usize::from(u16::from_be_bytes([udp[4], udp[5]]));
+            if ulen < UDP_HLEN || (fragment == Fragment::None && ulen > payload) {
+                return Err(PacketError::BadL4Header);
+            }
+            [udp[0], udp[1], udp[2], udp[3]]
+        }
+        _ => {
+            let Some(sctp) = l4.first_chunk::<SCTP_HLEN>() else {
+                return Err(t);
+            };
+            [sctp[0], sctp[1], sctp[2], sctp[3]]
+        }
+    };
+    let [p0, p1, p2, p3] = ports;
+    info.sport = u16::from_be_bytes([p0, p1]);
+    info.dport = u16::from_be_bytes([p2, p3]);
+    info.has_ports = true;
+    Ok(info)
 }
 
 /// [`parse_packet`], also returning the IP header.

@@ -46,7 +46,7 @@ mod proptests;
 pub use icmp::{nat_icmp, parse_icmp_error, IcmpError, IcmpErrorKind, IcmpNatDir};
 pub use ipv4::{Fragment, Ipv4Header};
 pub use l4::{parse_packet, PacketInfo};
-pub use nat::{dnat, snat, CsumMode};
+pub use nat::{dnat, dnat_parsed, snat, snat_parsed, CsumMode};
 
 /// IP protocol number of ICMP.
 pub const IPPROTO_ICMP: u8 = 1;
@@ -94,6 +94,7 @@ pub enum PacketError {
 }
 
 /// Reads a big-endian `u16` at `off`.
+#[inline]
 pub(crate) fn rd16(buf: &[u8], off: usize) -> Option<u16> {
     let b = buf.get(off..off.checked_add(2)?)?;
     match *b {
@@ -103,6 +104,7 @@ pub(crate) fn rd16(buf: &[u8], off: usize) -> Option<u16> {
 }
 
 /// Reads four bytes at `off`.
+#[inline]
 pub(crate) fn rd4(buf: &[u8], off: usize) -> Option<[u8; 4]> {
     let b = buf.get(off..off.checked_add(4)?)?;
     match *b {
@@ -112,16 +114,19 @@ pub(crate) fn rd4(buf: &[u8], off: usize) -> Option<[u8; 4]> {
 }
 
 /// Reads the byte at `off`.
+#[inline]
 pub(crate) fn rd8(buf: &[u8], off: usize) -> Option<u8> {
     buf.get(off).copied()
 }
 
 /// Writes a big-endian `u16` at `off`.
+#[inline]
 pub(crate) fn wr16(buf: &mut [u8], off: usize, v: u16) -> Result<(), PacketError> {
     wr(buf, off, &v.to_be_bytes())
 }
 
 /// Writes `v` at `off`.
+#[inline]
 pub(crate) fn wr(buf: &mut [u8], off: usize, v: &[u8]) -> Result<(), PacketError> {
     let end = off.checked_add(v.len()).ok_or(PacketError::Truncated)?;
     buf.get_mut(off..end)

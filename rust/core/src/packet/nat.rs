@@ -72,7 +72,7 @@ pub fn dnat(
     new_dport: u16,
     mode: CsumMode,
 ) -> Result<(), PacketError> {
-    nat(buf, Side::Dst, new_daddr, new_dport, mode)
+    parse_nat(buf, Side::Dst, new_daddr, new_dport, mode)
 }
 
 /// SNAT: rewrites the source address to `new_saddr` and, for TCP, UDP and
@@ -86,45 +86,95 @@ pub fn snat(
     new_sport: u16,
     mode: CsumMode,
 ) -> Result<(), PacketError> {
-    nat(buf, Side::Src, new_saddr, new_sport, mode)
+    parse_nat(buf, Side::Src, new_saddr, new_sport, mode)
 }
 
-/// The common part of [`dnat`] and [`snat`].
-fn nat(
+/// [`dnat`] for a packet the caller has parsed already: `info` must be
+/// [`l4::parse_packet`]'s result for `buf` (the data path parses each
+/// packet once). Bounds are still checked: a mismatched `info` gives an
+/// error or a wrong rewrite, never a panic.
+#[inline]
+pub fn dnat_parsed(
+    buf: &mut [u8],
+    info: &PacketInfo,
+    new_daddr: Addr,
+    new_dport: u16,
+    mode: CsumMode,
+) -> Result<(), PacketError> {
+    nat(buf, info, Side::Dst, new_daddr, new_dport, mode)
+}
+
+/// [`snat`] for a packet the caller has parsed already (see
+/// [`dnat_parsed`]).
+#[inline]
+pub fn snat_parsed(
+    buf: &mut [u8],
+    info: &PacketInfo,
+    new_saddr: Addr,
+    new_sport: u16,
+    mode: CsumMode,
+) -> Result<(), PacketError> {
+    nat(buf, info, Side::Src, new_saddr, new_sport, mode)
+}
+
+/// The common part of [`dnat`] and [`snat`]: parses, then rewrites.
+fn parse_nat(
     buf: &mut [u8],
     side: Side,
     addr: Addr,
     port: u16,
     mode: CsumMode,
 ) -> Result<(), PacketError> {
+    let info = l4::parse_packet(buf)?;
+    nat(buf, &info, side, addr, port, mode)
+}
+
+/// The rewrite. The IP header checksum is updated incrementally (the
+/// kernel verified it on receive), like the transport checksum.
+fn nat(
+    buf: &mut [u8],
+    info: &PacketInfo,
+    side: Side,
+    addr: Addr,
+    port: u16,
+    mode: CsumMode,
+) -> Result<(), PacketError> {
     let new_addr = require_v4(&addr)?;
-    let (h, info) = l4::parse_with_header(buf)?;
     let (addr_off, old_addr, port_off, old_port) = match side {
-        Side::Src => (SADDR_OFF, h.saddr4(), info.l4_off, info.sport),
-        Side::Dst => (DADDR_OFF, h.daddr4(), info.l4_off + 2, info.dport),
+        Side::Src => (SADDR_OFF, require_v4(&info.saddr)?, info.l4_off, info.sport),
+        Side::Dst => (
+            DADDR_OFF,
+            require_v4(&info.daddr)?,
+            info.l4_off + 2,
+            info.dport,
+        ),
     };
 
     // Everything that can fail is checked before the first write.
+    let ip_check = rd16(buf, ipv4::CHECK_OFF).ok_or(PacketError::Truncated)?;
+    if buf.len() < addr_off + 4 || (info.has_ports && buf.len() < port_off + 2) {
+        return Err(PacketError::Truncated);
+    }
     let sctp_crc =
         info.has_ports && info.proto == IPPROTO_SCTP && mode == CsumMode::Full && old_port != port;
     if sctp_crc {
         if info.fragment != ipv4::Fragment::None {
             return Err(PacketError::Fragment);
         }
-        if usize::from(h.total_len) > buf.len() {
+        if usize::from(info.total_len) > buf.len() {
             return Err(PacketError::Incomplete);
         }
     }
 
+    let mut addr_diff = CsumDiff::new();
+    addr_diff.replace4(old_addr, new_addr);
     wr(buf, addr_off, &new_addr)?;
-    ipv4::set_header_checksum(buf)?;
+    wr16(buf, ipv4::CHECK_OFF, addr_diff.apply(ip_check))?;
     if !info.has_ports {
         return Ok(());
     }
     wr16(buf, port_off, port)?;
 
-    let mut addr_diff = CsumDiff::new();
-    addr_diff.replace4(old_addr, new_addr);
     let mut full_diff = addr_diff;
     full_diff.replace16(old_port, port);
     match info.proto {
@@ -143,12 +193,13 @@ fn nat(
             };
             wr16(buf, off, new)
         }
-        IPPROTO_SCTP if sctp_crc => sctp_refresh(buf, &info, usize::from(h.total_len)),
+        IPPROTO_SCTP if sctp_crc => sctp_refresh(buf, info, usize::from(info.total_len)),
         _ => Ok(()),
     }
 }
 
 /// `CSUM_MANGLED_0`: a computed UDP checksum of 0 is sent as 0xffff.
+#[inline]
 fn mangle0(proto: u8, check: u16) -> u16 {
     if proto == IPPROTO_UDP && check == 0 {
         0xffff

@@ -5,7 +5,7 @@
 use super::icmp::{icmp_checksum_ok, nat_icmp, parse_icmp_error, IcmpNatDir};
 use super::ipv4::{self, decrement_ttl, header_checksum_ok, Ipv4Header};
 use super::l4::{fill_l4_checksum, l4_checksum_ok, parse_packet};
-use super::nat::{dnat, snat, CsumMode};
+use super::nat::{dnat, dnat_parsed, snat, snat_parsed, CsumMode};
 use super::tunnel::ipip_header;
 use super::{csum, fixtures, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP};
 use crate::addr::Addr;
@@ -202,7 +202,11 @@ fn icmp_error(src: [u8; 4], dst: [u8; 4], typ: u8, code: u8, quote: &[u8]) -> Ve
 /// leave the bytes unchanged.
 fn exercise(bytes: &[u8], addr: [u8; 4], port: u16) {
     let _ = Ipv4Header::parse(bytes);
-    let _ = parse_packet(bytes);
+    // The fast parser and the one through Ipv4Header agree, errors too.
+    assert_eq!(
+        parse_packet(bytes),
+        super::l4::parse_with_header(bytes).map(|(_, i)| i)
+    );
     let _ = parse_icmp_error(bytes);
     let _ = header_checksum_ok(bytes);
     let _ = l4_checksum_ok(bytes);
@@ -334,7 +338,31 @@ proptest! {
         } else {
             snat(&mut h[..hl], Addr::v4(addr), port, CsumMode::Full).unwrap();
         }
-        prop_assert_eq!(h, p);
+        prop_assert_eq!(&h, &p);
+        // The data path's variant, from the parse it already has: the same
+        // bytes, and the IP header checksum the same as a full recompute.
+        let mut q = orig.clone();
+        let info = parse_packet(&q).unwrap();
+        if dst {
+            dnat_parsed(&mut q, &info, Addr::v4(addr), port, CsumMode::Full).unwrap();
+        } else {
+            snat_parsed(&mut q, &info, Addr::v4(addr), port, CsumMode::Full).unwrap();
+        }
+        prop_assert_eq!(&q, &p);
+        let mut r = q.clone();
+        ipv4::set_header_checksum(&mut r).unwrap();
+        prop_assert_eq!(r, q);
+    }
+
+    #[test]
+    fn decrement_ttl_is_a_full_recompute(s in spec(), ttl in 2u8..=255) {
+        let mut p = build(&s);
+        p[8] = ttl;
+        ipv4::set_header_checksum(&mut p).unwrap();
+        prop_assert_eq!(decrement_ttl(&mut p), Ok(ipv4::Ttl::Decremented(ttl - 1)));
+        let mut q = p.clone();
+        ipv4::set_header_checksum(&mut q).unwrap();
+        prop_assert_eq!(q, p);
     }
 
     #[test]

@@ -120,6 +120,7 @@ fn in_linux_table(f: u8) -> bool {
 /// Classifies the TCP flags byte `flags` (byte 13 of the TCP header):
 /// `None` if Linux's connection tracking accepts the combination (see the
 /// module documentation), otherwise why not.
+#[inline]
 pub fn tcp_flags_invalid(flags: u8) -> Option<InvalidFlags> {
     let f = flags & DECIDING;
     if in_linux_table(f) {
