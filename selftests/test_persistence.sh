@@ -136,9 +136,15 @@ vs expire_nodest_conn 0
 
 # --- conn_reuse_mode: a new TCP connection on a TIME_WAIT one's tuple.
 add_service
+# Each connection is let finish (the director's entry in TIME_WAIT or
+# CLOSE, as a loaded machine may take longer than a moment) before the
+# next SYN on its tuple.
+closed_6000() {
+	ip netns exec "$director" grep '^TCP 0A000102 1770 ' /proc/net/ip_vs_conn | grep -qE 'TIME_WAIT|CLOSE'
+}
 reuse() { local i; for i in 1 2 3; do
 	timeout 10 ip netns exec "$client" socat -T 5 - TCP:$VIP:80,bind=10.0.1.2,sourceport=6000,reuseaddr </dev/null
-	sleep 0.3
+	wait_for 5 closed_6000 >/dev/null
 done | sort -u | wc -l; }
 check_eq "conn_reuse_mode=1: each reuse rescheduled (3 servers)" 3 "$(reuse)"
 dir ipvsadm -C

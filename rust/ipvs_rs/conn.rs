@@ -43,6 +43,22 @@ use kernel::prelude::*;
 use kernel::sync::{Arc, SpinLock};
 use kernel::types::Opaque;
 
+/// Buckets of `ConnTable::reply_sources`.
+const REPLY_SOURCE_BUCKETS: usize = 256;
+
+/// The `reply_sources` bucket of a real server address.
+fn reply_source_bucket(addr: &ipvs_core::addr::Addr) -> usize {
+    let [a, b, c, d, ..] = addr.inet();
+    (u32::from_ne_bytes([a, b, c, d]).wrapping_mul(0x9e37_79b1) >> 24) as usize
+        % REPLY_SOURCE_BUCKETS
+}
+
+/// Whether replies of connections with method `fwd` come back through
+/// the director to be translated.
+fn translates_replies(fwd: FwdMethod) -> bool {
+    matches!(fwd, FwdMethod::Masq | FwdMethod::FullNat)
+}
+
 /// Writer lock stripes (upstream's `CT_LOCKARRAY_SIZE`).
 const LOCKS: usize = 32;
 
@@ -86,9 +102,15 @@ pub(crate) struct Conn {
     pub(crate) fnat: Option<Fnat>,
     /// FULLNAT with TOA: the option went out on a segment after the SYN.
     pub(crate) toa_sent: core::sync::atomic::AtomicBool,
+    /// A client on the director itself uses it (counted in the table's
+    /// `local_clients`).
+    local_client: core::sync::atomic::AtomicBool,
     next: AtomicPtr<Conn>,
     /// FULLNAT: the chain of the local-side table.
     next_out: AtomicPtr<Conn>,
+    /// When the connection expires (jiffies): the timer fires at or
+    /// before it (see `rearm`).
+    deadline: AtomicU64,
     timer: Opaque<bindings::timer_list>,
     rcu: Opaque<bindings::callback_head>,
 }
@@ -117,8 +139,7 @@ impl Conn {
 
     /// Seconds until expiry.
     pub(crate) fn expires_secs(&self) -> u32 {
-        // SAFETY: the timer is initialised for the connection's life.
-        let expires = unsafe { (*self.timer.get()).expires } as u64;
+        let expires = self.deadline.load(Ordering::Relaxed);
         let now = rcu::jiffies();
         (expires.saturating_sub(now) / u64::from(rcu::hz().max(1))) as u32
     }
@@ -126,8 +147,7 @@ impl Conn {
     /// Runs the state machine for one packet in direction `dir`, updates
     /// the real server's counters and re-arms the timer. Returns false if
     /// the connection is expiring (the packet should not use it).
-    pub(crate) fn packet(&self, dir: Direction, l4: &[u8], timeouts: &Timeouts) -> bool {
-        let event = Event::parse(self.proto, l4);
+    pub(crate) fn packet(&self, dir: Direction, event: Option<Event>, timeouts: &Timeouts) -> bool {
         let mut cur = self.packed.load(Ordering::Acquire);
         loop {
             if cur & (DEAD | EXPIRING) != 0 {
@@ -160,25 +180,46 @@ impl Conn {
 
     /// Arms the timer `secs` from now.
     fn arm(&self, secs: u32) {
-        let jiffies = u64::from(secs) * u64::from(rcu::hz());
+        let at = rcu::jiffies() + u64::from(secs) * u64::from(rcu::hz());
+        self.deadline.store(at, Ordering::Relaxed);
         // SAFETY: the timer was set up when the connection was created
         // and lives as long as the connection, which the caller's RCU
         // read-side section (or timer callback) keeps from being freed.
-        unsafe { bindings::mod_timer(self.timer.get(), (rcu::jiffies() + jiffies) as c_ulong) };
-        // The expiry callback may have marked the connection dead and
-        // deleted its timer just before the mod_timer above re-armed it.
-        // Then delete it again here: the connection is freed only after
-        // this RCU section ends, so no armed timer outlives it.
+        unsafe { bindings::mod_timer(self.timer.get(), at as c_ulong) };
+        self.undo_arm_if_dead();
+    }
+
+    /// The expiry callback may have marked the connection dead and deleted
+    /// its timer just before a packet re-armed it. Then delete it again
+    /// here: the connection is freed only after the caller's RCU section
+    /// ends, so no armed timer outlives it.
+    fn undo_arm_if_dead(&self) {
         if self.packed.load(Ordering::SeqCst) & DEAD != 0 {
-            // SAFETY: as above.
+            // SAFETY: as in arm().
             unsafe { bindings::timer_delete(self.timer.get()) };
         }
     }
 
-    /// Re-arms the timer after a packet, keeping an immediate expiry
-    /// that expire_now() asked for meanwhile.
+    /// After a packet: the connection now expires `secs` from now. Only
+    /// the deadline is stored when the timer is due no later than it (the
+    /// callback then re-arms the timer for the rest), so a busy
+    /// connection does not touch the timer wheel per packet; the timer is
+    /// moved when it would fire late (a shorter timeout) or has fired.
+    /// Keeps an immediate expiry that expire_now() asked for meanwhile.
     fn rearm(&self, secs: u32) {
-        self.arm(secs);
+        let now = rcu::jiffies();
+        let at = now + u64::from(secs) * u64::from(rcu::hz());
+        self.deadline.store(at, Ordering::Relaxed);
+        // SAFETY: the timer lives as long as the connection (see arm());
+        // `expires` is read without the timer base lock, as the kernel's
+        // own lockless readers do (a stale value only costs a mod_timer).
+        let due =
+            unsafe { core::ptr::read_volatile(&raw const (*self.timer.get()).expires) } as u64;
+        if (due.wrapping_sub(now) as i64) <= 0 || (at.wrapping_sub(due) as i64) < 0 {
+            // SAFETY: as in arm().
+            unsafe { bindings::mod_timer(self.timer.get(), at as c_ulong) };
+            self.undo_arm_if_dead();
+        }
         if self.packed.load(Ordering::SeqCst) & (DEAD | EXPIRING) == EXPIRING {
             // SAFETY: as in arm().
             unsafe { bindings::mod_timer(self.timer.get(), rcu::jiffies() as c_ulong) };
@@ -193,16 +234,27 @@ impl Conn {
     /// Counts a packet from the client of `bytes` bytes on the service, the
     /// real server and the namespace `total`.
     pub(crate) fn count_inbound(&self, total: &AtomicStats, bytes: usize) {
-        self.svc.stats.inbound(bytes);
-        self.dest.stats.inbound(bytes);
-        total.inbound(bytes);
+        self.svc
+            .stats
+            .packet3(&self.dest.stats, total, bytes, false);
     }
 
     /// Counts a packet to the client, as [`Conn::count_inbound`].
     pub(crate) fn count_outbound(&self, total: &AtomicStats, bytes: usize) {
-        self.svc.stats.outbound(bytes);
-        self.dest.stats.outbound(bytes);
-        total.outbound(bytes);
+        self.svc.stats.packet3(&self.dest.stats, total, bytes, true);
+    }
+
+    /// Notes that a client on the director uses the connection (before
+    /// its first packet goes out, so before any reply can come back).
+    pub(crate) fn mark_local_client(&self) {
+        if !self.local_client.load(Ordering::Relaxed)
+            && !self.local_client.swap(true, Ordering::Relaxed)
+        {
+            // SAFETY: the table outlives its connections (see Conn).
+            unsafe { &*self.table }
+                .local_clients
+                .fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// The connection's flags.
@@ -303,6 +355,16 @@ pub(crate) struct ConnTable {
     /// FULLNAT connections in the table (the reply path skips the
     /// local-side lookup while there are none).
     pub(crate) fnat_count: AtomicU32,
+    /// Connections whose client is on the director (made at LOCAL_OUT):
+    /// while there are none and no FULLNAT ones, no reply can arrive at
+    /// LOCAL_IN, so that hook skips its lookup. (A connection marked
+    /// while it is being unlinked may stay counted: that only costs the
+    /// skip, never a missed reply.)
+    pub(crate) local_clients: AtomicU32,
+    /// NAT and FULLNAT connections by a hash of their real server's
+    /// address: a forwarded packet from an address whose bucket is empty
+    /// cannot be a reply to translate (`may_reply_from`).
+    reply_sources: [AtomicU32; REPLY_SOURCE_BUCKETS],
     #[pin]
     locks: [SpinLock<()>; LOCKS],
     count: AtomicU32,
@@ -326,6 +388,8 @@ impl ConnTable {
             heads,
             out_heads,
             fnat_count: AtomicU32::new(0),
+            local_clients: AtomicU32::new(0),
+            reply_sources: [const { AtomicU32::new(0) }; REPLY_SOURCE_BUCKETS],
             locks <- kernel::init::pin_init_array_from_fn(|_| new_spinlock!((), "ipvs_rs::conn_tab")),
             count: AtomicU32::new(0),
             max,
@@ -367,6 +431,16 @@ impl ConnTable {
             let p = c.packed.load(Ordering::Relaxed);
             p & (DEAD | EXPIRING) == 0 && key.matches(&c.tuple, unpack(p).1)
         })
+    }
+
+    /// Whether a packet from `saddr` may be the reply of a NAT or FULLNAT
+    /// connection (false: no such connection has a real server whose
+    /// address hashes like it). A connection is counted before its first
+    /// packet goes out, so before any reply.
+    pub(crate) fn may_reply_from(&self, saddr: [u8; 4]) -> bool {
+        self.reply_sources
+            .get(reply_source_bucket(&ipvs_core::addr::Addr::v4(saddr)))
+            .map_or(true, |n| n.load(Ordering::Relaxed) != 0)
     }
 
     /// The connection of a reply from a real server (caller in RCU).
@@ -496,7 +570,15 @@ impl ConnTable {
             self.refused.fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        let conn = KBox::new(
+        // Allocate first, then build the connection in place (no copy of
+        // a stack-built one).
+        let Ok(slot) = KBox::<Conn>::new_uninit(GFP_ATOMIC) else {
+            self.count.fetch_sub(1, Ordering::Relaxed);
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return None;
+        };
+        let conn = KBox::write(
+            slot,
             Conn {
                 tuple,
                 proto,
@@ -510,24 +592,24 @@ impl ConnTable {
                 tpl_timeout,
                 fnat,
                 toa_sent: core::sync::atomic::AtomicBool::new(false),
+                local_client: core::sync::atomic::AtomicBool::new(false),
                 next: AtomicPtr::new(core::ptr::null_mut()),
                 next_out: AtomicPtr::new(core::ptr::null_mut()),
+                deadline: AtomicU64::new(0),
                 timer: Opaque::uninit(),
                 rcu: Opaque::uninit(),
             },
-            GFP_ATOMIC,
         );
-        let Ok(conn) = conn else {
-            self.count.fetch_sub(1, Ordering::Relaxed);
-            self.refused.fetch_add(1, Ordering::Relaxed);
-            return None;
-        };
         let raw = KBox::into_raw(conn);
         // SAFETY: raw is a fresh, exclusively owned allocation that is not
         // moved again; the timer is set up before anything can arm it.
         let conn = unsafe { &*raw };
         // SAFETY: as above.
         unsafe { bindings::ipvs_rs_timer_setup(conn.timer.get(), Some(conn_timer_expired)) };
+        // Not armed yet, and due now as far as rearm() is concerned
+        // (timer_setup leaves `expires` unset).
+        // SAFETY: as above: nobody else can see the timer yet.
+        unsafe { (*conn.timer.get()).expires = rcu::jiffies() as c_ulong };
         conn.dest.bind(flags);
         if flags & flags::TEMPLATE != 0 {
             conn.arm(tpl_timeout);
@@ -542,6 +624,14 @@ impl ConnTable {
                 conn.next
                     .store(head.load(Ordering::Relaxed), Ordering::Relaxed);
                 head.store(raw, Ordering::Release);
+            }
+        }
+        if translates_replies(conn.fwd) {
+            if let Some(n) = self
+                .reply_sources
+                .get(reply_source_bucket(&conn.tuple.daddr))
+            {
+                n.fetch_add(1, Ordering::Relaxed);
             }
         }
         if let Some(f) = &conn.fnat {
@@ -576,6 +666,14 @@ impl ConnTable {
             if core::ptr::eq(p, conn) {
                 link.store(c.next.load(Ordering::Relaxed), Ordering::Release);
                 self.count.fetch_sub(1, Ordering::Relaxed);
+                if c.local_client.load(Ordering::Relaxed) {
+                    self.local_clients.fetch_sub(1, Ordering::Relaxed);
+                }
+                if translates_replies(c.fwd) {
+                    if let Some(n) = self.reply_sources.get(reply_source_bucket(&c.tuple.daddr)) {
+                        n.fetch_sub(1, Ordering::Relaxed);
+                    }
+                }
                 drop(_g);
                 self.unlink_out(c);
                 return true;
@@ -695,6 +793,17 @@ unsafe extern "C" fn conn_timer_expired(timer: *mut bindings::timer_list) {
     // SAFETY: the connection is alive: it is freed only after its owner
     // unlinked it and (for namespace exit) waited for this callback.
     let conn = unsafe { &*raw };
+    // Packets moved the deadline on without touching the timer: wait for
+    // the rest (unless expire_now() or namespace exit asked for the end).
+    let at = conn.deadline.load(Ordering::Relaxed);
+    if conn.packed.load(Ordering::SeqCst) & (DEAD | EXPIRING) == 0
+        && (at.wrapping_sub(rcu::jiffies()) as i64) > 0
+    {
+        // SAFETY: re-arming our own timer from its callback is allowed.
+        unsafe { bindings::mod_timer(conn.timer.get(), at as c_ulong) };
+        conn.undo_arm_if_dead();
+        return;
+    }
     if conn.is_template() && !conn.template_may_expire() {
         // Still controls connections: wait another persistence timeout
         // (unless namespace exit already owns it).

@@ -17,13 +17,14 @@ use crate::kbind::rcu;
 use crate::kbind::skb::{SkBuff, CHECKSUM_PARTIAL};
 use crate::netns::NetState;
 use crate::persist;
-use crate::services::{DestList, DestRt, SvcRt};
+use crate::services::{DestList, DestRt, SvcInner, SvcRt};
 use crate::sysctl::Sysctl;
 use crate::xmit;
 use core::ffi::c_uint;
 use core::sync::atomic::Ordering;
 use ipvs_core::conn::key::{ConnTuple, InKey, OutKey};
 use ipvs_core::conn::persist as persist_keys;
+use ipvs_core::conn::proto::Event;
 use ipvs_core::conn::reuse::{self, Existing, ExistingConn};
 use ipvs_core::conn::{bind_flags, dest_conn_flags, flags as conn_flags, Direction};
 use ipvs_core::packet::tcpflags::tcp_flags_invalid;
@@ -64,32 +65,72 @@ pub(crate) fn csum_mode(skb: &SkBuff) -> CsumMode {
     }
 }
 
-/// Parses the headers; `None` for anything the director does not handle.
-fn parse(skb: &mut SkBuff) -> Option<PacketInfo> {
-    let len = skb.len().min(HEADERS);
-    let buf = skb.header(len)?;
-    let info = packet::parse_packet(buf).ok()?;
-    (info.protocol().is_some() && info.has_ports && info.fragment == Fragment::None).then_some(info)
+/// A TCP/UDP/SCTP packet (not a fragment) as the hooks see it after one
+/// look at its headers: everything later steps need, copied out, so the
+/// headers are pulled and parsed once per hook.
+pub(crate) struct Pkt {
+    pub(crate) info: PacketInfo,
+    pub(crate) proto: Protocol,
+    /// What the packet means to the connection's state machine.
+    pub(crate) event: Option<Event>,
+    /// SCTP: the first chunk's type.
+    pub(crate) chunk: Option<u8>,
+    /// Bytes from the network header on.
+    pub(crate) len: usize,
 }
 
-pub(crate) fn l4<'a>(skb: &'a mut SkBuff, info: &PacketInfo) -> &'a [u8] {
-    let len = skb.len().min(HEADERS);
-    skb.header(len)
-        .and_then(|b| b.get(info.l4_off..))
-        .unwrap_or(&[])
+/// The first look at a packet.
+enum Look {
+    /// Not IPv4, or too short to tell.
+    Other,
+    /// An IPv4 packet of this protocol the director does not parse here
+    /// (ICMP, fragments, other protocols, malformed headers).
+    Ip { proto: u8, fragment: bool },
+    /// A packet the director may handle.
+    Pkt(Pkt),
 }
 
-/// What both directions start from: the namespace's state and the parsed
-/// headers, or `None` for packets the director leaves alone (its own, in a
-/// namespace without ipvs_rs, or not TCP/UDP/SCTP first fragments).
-fn classify<'a>(skb: &mut SkBuff, net: NetRef<'a>) -> Option<(&'a NetState, PacketInfo, Protocol)> {
-    if skb.is_ipvs_property() {
-        return None;
+/// Pulls and parses the headers once.
+fn look(skb: &mut SkBuff) -> Look {
+    let len = skb.len();
+    let Some(buf) = skb.header(len.min(HEADERS)) else {
+        return Look::Other;
+    };
+    let (Some(&vihl), Some(&proto), Some(&f0), Some(&f1)) =
+        (buf.first(), buf.get(9), buf.get(6), buf.get(7))
+    else {
+        return Look::Other;
+    };
+    if vihl >> 4 != 4 {
+        return Look::Other;
     }
-    let st = NetState::get(net)?;
-    let info = parse(skb)?;
-    let proto = info.protocol()?;
-    Some((st, info, proto))
+    let fragment = u16::from_be_bytes([f0, f1]) & 0x3fff != 0;
+    let ip = Look::Ip { proto, fragment };
+    if fragment
+        || !matches!(
+            proto,
+            packet::IPPROTO_TCP | packet::IPPROTO_UDP | packet::IPPROTO_SCTP
+        )
+    {
+        return ip;
+    }
+    let Ok(info) = packet::parse_packet(buf) else {
+        return ip;
+    };
+    let Some(proto) = info.protocol() else {
+        return ip;
+    };
+    if !info.has_ports || info.fragment != Fragment::None {
+        return ip;
+    }
+    let l4 = buf.get(info.l4_off..).unwrap_or(&[]);
+    Look::Pkt(Pkt {
+        info,
+        proto,
+        event: Event::parse(proto, l4),
+        chunk: l4.get(packet::l4::SCTP_HLEN).copied(),
+        len,
+    })
 }
 
 /// The IP protocol of a packet, if it has a plausible IPv4 header.
@@ -99,23 +140,37 @@ pub(crate) fn ip_proto(skb: &mut SkBuff) -> Option<u8> {
     (first >> 4 == 4).then_some(*h.get(9)?)
 }
 
-/// Whether an IPv4 packet is a fragment (MF set or a non-zero offset).
-fn is_fragment(skb: &mut SkBuff) -> bool {
-    skb.header(packet::ipv4::IPV4_MIN_HLEN)
-        .and_then(|h| Some(u16::from_be_bytes([*h.get(6)?, *h.get(7)?])))
-        .is_some_and(|f| f & 0x3fff != 0)
+/// LOCAL_IN: requests from remote clients to a virtual service.
+pub(crate) fn remote_request(skb: SkBuff, net: NetRef<'_>) -> Verdict {
+    request(skb, net, false)
 }
 
-/// LOCAL_IN requests to a virtual service (`ip_vs_in_hook`).
-pub(crate) fn request(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
-    if ip_proto(&mut skb) == Some(packet::IPPROTO_ICMP) {
-        return crate::icmp::from_client(skb, net, Hook::LocalIn);
+/// LOCAL_OUT: requests from clients on the director.
+pub(crate) fn local_request(skb: SkBuff, net: NetRef<'_>) -> Verdict {
+    request(skb, net, true)
+}
+
+/// Requests to a virtual service (`ip_vs_in_hook`).
+fn request(mut skb: SkBuff, net: NetRef<'_>, local: bool) -> Verdict {
+    // Our own packets (sent through LOCAL_OUT) first, before any parsing.
+    if skb.is_ipvs_property() {
+        return Verdict::Accept;
     }
-    let Some((st, info, proto)) = classify(&mut skb, net) else {
+    let pkt = match look(&mut skb) {
+        Look::Pkt(p) => p,
+        Look::Ip {
+            proto: packet::IPPROTO_ICMP,
+            ..
+        } => return crate::icmp::from_client(skb, net, Hook::LocalIn),
+        _ => return Verdict::Accept,
+    };
+    let Some(st) = NetState::get(net) else {
         return Verdict::Accept;
     };
-    let _rcu = rcu::RcuGuard::new();
-    let timeouts = st.timeouts.get();
+    let info = &pkt.info;
+    let proto = pkt.proto;
+    // RCU: netfilter runs every hook inside rcu_read_lock() (nf_hook()),
+    // which keeps the connections and services found here alive.
     let key = InKey {
         protocol: proto.raw(),
         caddr: info.saddr,
@@ -133,7 +188,7 @@ pub(crate) fn request(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
         }
     }
     let found = match found {
-        Some(c) => match existing(st, c, l4(&mut skb, &info)) {
+        Some(c) => match existing(st, c, &pkt) {
             Existing::Use => Some(c),
             Existing::Reschedule => {
                 c.expire_now();
@@ -145,20 +200,22 @@ pub(crate) fn request(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
     };
     let conn = match found {
         Some(c) => c,
-        None => match schedule(st, &mut skb, &info, false) {
+        None => match schedule(st, &mut skb, info, Some(pkt.chunk)) {
             Ok(c) => c,
             Err(v) => return v,
         },
     };
-    let bytes = skb.len();
-    let dir = Direction::Input;
-    if !conn.packet(dir, l4(&mut skb, &info), &timeouts) {
+    if local {
+        conn.mark_local_client();
+    }
+    let timeouts = st.timeouts.get();
+    if !conn.packet(Direction::Input, pkt.event, &timeouts) {
         // Expiring under us: let the next packet schedule afresh.
         return Verdict::Drop;
     }
-    conn.count_inbound(&st.total, bytes);
+    conn.count_inbound(&st.total, pkt.len);
     let one_packet = conn.flags() & conn_flags::ONE_PACKET != 0;
-    let v = xmit::forward(skb, net, conn, &info);
+    let v = xmit::forward(skb, net, conn, info);
     if one_packet {
         conn.expire_now();
     }
@@ -169,16 +226,21 @@ pub(crate) fn request(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
 /// new connection attempts on finished connections are scheduled afresh
 /// (`conn_reuse_mode`), connections of removed real servers drop or
 /// expire (`expire_nodest_conn`).
-fn existing(st: &NetState, c: &Conn, l4: &[u8]) -> Existing {
+fn existing(st: &NetState, c: &Conn, pkt: &Pkt) -> Existing {
     let (state, flags) = c.state();
-    let sctp_chunk = l4.get(packet::l4::SCTP_HLEN).copied();
-    let tcp_flags = l4.get(13).copied().unwrap_or(0);
+    let new_conn = reuse::is_new_conn(state, pkt.info.tcp_flags, pkt.chunk);
+    let dest_available = c.dest.available.load(Ordering::Acquire);
+    // The common case, decided without the sysctls: not a new connection
+    // attempt, real server still there.
+    if !new_conn && dest_available {
+        return Existing::Use;
+    }
     let reuse_mode = st.sysctl.get(Sysctl::ConnReuseMode);
     reuse::existing(&ExistingConn {
-        new_conn: reuse::is_new_conn(state, tcp_flags, sctp_chunk),
+        new_conn,
         expected: reuse::new_conn_expected(state, flags, c.controlled(), reuse_mode),
         controls_others: false,
-        dest_available: c.dest.available.load(Ordering::Acquire),
+        dest_available,
         dest_weight: c.dest.weight.load(Ordering::Relaxed),
         conn_reuse_mode: reuse_mode,
         expire_nodest_conn: st.sysctl.on(Sysctl::ExpireNodestConn),
@@ -196,7 +258,7 @@ pub(crate) enum Hook {
 /// SYN without RST (any packet but RST with `sloppy_tcp`), SCTP on INIT
 /// (any chunk but ABORT with `sloppy_sctp`), as upstream's
 /// `*_conn_schedule`. ICMP errors (`schedule_icmp`) skip the check.
-fn may_schedule(st: &NetState, proto: Protocol, info: &PacketInfo, l4: &[u8]) -> bool {
+fn may_schedule(st: &NetState, proto: Protocol, info: &PacketInfo, chunk: Option<u8>) -> bool {
     use packet::l4::tcp_flags::{RST, SYN};
     const SCTP_CID_INIT: u8 = 1;
     const SCTP_CID_ABORT: u8 = 6;
@@ -205,7 +267,7 @@ fn may_schedule(st: &NetState, proto: Protocol, info: &PacketInfo, l4: &[u8]) ->
             info.tcp_flags & RST == 0
                 && (info.tcp_flags & SYN != 0 || st.sysctl.on(Sysctl::SloppyTcp))
         }
-        Protocol::Sctp => match l4.get(packet::l4::SCTP_HLEN).copied() {
+        Protocol::Sctp => match chunk {
             Some(SCTP_CID_ABORT) | None => false,
             Some(SCTP_CID_INIT) => true,
             Some(_) => st.sysctl.on(Sysctl::SloppySctp),
@@ -216,13 +278,15 @@ fn may_schedule(st: &NetState, proto: Protocol, info: &PacketInfo, l4: &[u8]) ->
 
 /// Schedules a real server for the first packet of a connection
 /// (`ip_vs_try_to_schedule`). `info` is the packet's tuple (for an ICMP
-/// error, the inverse of the quoted packet, and `icmp` is set).
+/// error, the inverse of the quoted packet, and `chunk` is `None`; for a
+/// packet, `Some` of its first SCTP chunk type, if any).
 pub(crate) fn schedule<'a>(
     st: &'a NetState,
     skb: &mut SkBuff,
     info: &PacketInfo,
-    icmp: bool,
+    chunk: Option<Option<u8>>,
 ) -> Result<&'a Conn, Verdict> {
+    let icmp = chunk.is_none();
     let proto = info.protocol().ok_or(Verdict::Accept)?;
     let snap = st.published.get().ok_or(Verdict::Accept)?;
     let by_addr = ServiceKey::Addr {
@@ -251,18 +315,17 @@ pub(crate) fn schedule<'a>(
             return Err(Verdict::Drop);
         }
     }
-    if !icmp && !may_schedule(st, proto, info, l4(skb, info)) {
+    if !icmp && !may_schedule(st, proto, info, chunk.flatten()) {
         if proto == Protocol::Tcp {
             st.defence.no_conn();
             return Err(Verdict::Drop);
         }
         return Err(Verdict::Accept);
     }
-    let conf = svc.with(|i| i.conf);
-    let res = if conf.flags & svc_flags::PERSISTENT != 0 {
-        persist::schedule(st, svc, &conf, info)
-    } else {
-        pick(svc, info).and_then(|(dest, dconf)| {
+    let (conf, picked) = conf_and_pick(svc, info);
+    let res = match picked {
+        None => persist::schedule(st, svc, &conf, info),
+        Some(picked) => picked.and_then(|(dest, dconf)| {
             let tuple = ConnTuple {
                 protocol: proto.raw(),
                 caddr: info.saddr,
@@ -274,7 +337,7 @@ pub(crate) fn schedule<'a>(
             };
             let flags = conn_flags_for(&conf, &dconf, proto);
             new_conn(st, svc, tuple, dest, &dconf, flags, None)
-        })
+        }),
     };
     match res {
         Ok(c) => Ok(c),
@@ -297,22 +360,42 @@ pub(crate) enum Unscheduled {
     NoMemory,
 }
 
+/// A real server chosen by a scheduler, with its settings.
+pub(crate) type Picked = Result<(Arc<DestRt>, DestConf), Unscheduled>;
+
 /// Asks the service's scheduler for a real server.
-pub(crate) fn pick(svc: &SvcRt, info: &PacketInfo) -> Result<(Arc<DestRt>, DestConf), Unscheduled> {
+pub(crate) fn pick(svc: &SvcRt, info: &PacketInfo) -> Picked {
+    svc.with(|inner| pick_locked(inner, info))
+        .ok_or(Unscheduled::NoDest)
+}
+
+/// The service's configuration and, unless it is persistent (templates
+/// decide first), its scheduler's choice: one trip through the lock.
+fn conf_and_pick(
+    svc: &SvcRt,
+    info: &PacketInfo,
+) -> (ServiceConf, Option<Picked>) {
     svc.with(|inner| {
-        let sched = inner.sched.as_mut()?;
-        let mut input = SchedInput::new(info.saddr, info.sport, info.daddr, info.dport);
-        input.svc_flags = inner.conf.flags;
-        input.now = rcu::jiffies();
-        // Only twos draws at random: no random number for the others.
-        if sched.kind() == SchedKind::Twos {
-            input.random = rcu::random_u64();
+        let conf = inner.conf;
+        if conf.flags & svc_flags::PERSISTENT != 0 {
+            return (conf, None);
         }
-        let i = sched.schedule(&DestList(&inner.dests), &input)?;
-        let d = inner.dests.get(i)?;
-        Some((d.rt.clone(), d.conf))
+        (conf, Some(pick_locked(inner, info).ok_or(Unscheduled::NoDest)))
     })
-    .ok_or(Unscheduled::NoDest)
+}
+
+fn pick_locked(inner: &mut SvcInner, info: &PacketInfo) -> Option<(Arc<DestRt>, DestConf)> {
+    let sched = inner.sched.as_mut()?;
+    let mut input = SchedInput::new(info.saddr, info.sport, info.daddr, info.dport);
+    input.svc_flags = inner.conf.flags;
+    input.now = rcu::jiffies();
+    // Only twos draws at random: no random number for the others.
+    if sched.kind() == SchedKind::Twos {
+        input.random = rcu::random_u64();
+    }
+    let i = sched.schedule(&DestList(&inner.dests), &input)?;
+    let d = inner.dests.get(i)?;
+    Some((d.rt.clone(), d.conf))
 }
 
 /// The flags of a new connection to a real server with `dconf`.
@@ -363,48 +446,95 @@ pub(crate) fn new_conn<'a>(
             fnat,
         )
         .ok_or(Unscheduled::NoMemory)?;
-    svc.stats.conn();
-    c.dest.stats.conn();
-    st.total.conn();
+    svc.stats.conn3(&c.dest.stats, &st.total);
     Ok(c)
 }
 
-/// FORWARD (and LOCAL_IN) replies from real servers of NAT connections.
-pub(crate) fn reply(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
-    // Fragments of replies through the director are reassembled first
-    // (LOCAL_IN ones already were by the stack), as upstream does; the
-    // output path fragments the translated datagram again.
-    // Like upstream, only once a service exists (`ipvs->enable`) and for
-    // the protocols it translates.
-    let enabled = NetState::get(net)
-        .and_then(|st| st.published.get())
-        .is_some_and(|snap| !snap.list.is_empty());
-    let translatable = matches!(
-        ip_proto(&mut skb),
-        Some(
-            packet::IPPROTO_TCP | packet::IPPROTO_UDP | packet::IPPROTO_SCTP | packet::IPPROTO_ICMP
-        )
-    );
-    if enabled && translatable && !skb.is_ipvs_property() && is_fragment(&mut skb) {
-        match skb.defrag4(net) {
-            Some(whole) => skb = whole,
-            None => return Verdict::Stolen,
-        }
-    }
-    if ip_proto(&mut skb) == Some(packet::IPPROTO_ICMP) {
-        return crate::icmp::from_server(skb, net);
-    }
-    let Some((st, info, proto)) = classify(&mut skb, net) else {
+/// LOCAL_IN: replies to clients on the director (NAT connections made at
+/// LOCAL_OUT) and to FULLNAT local addresses, ICMP errors to the director.
+/// Every request to a virtual service passes here first, so while no such
+/// connection exists only ICMP is looked at.
+pub(crate) fn local_in_reply(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
+    let Some(st) = NetState::get(net) else {
         return Verdict::Accept;
     };
-    let _rcu = rcu::RcuGuard::new();
-    let key = OutKey {
-        protocol: proto.raw(),
-        raddr: info.saddr,
-        rport: info.sport,
-        caddr: info.daddr,
-        cport: info.dport,
+    if st.conns.fnat_count.load(Ordering::Relaxed) == 0
+        && st.conns.local_clients.load(Ordering::Relaxed) == 0
+    {
+        if ip_proto(&mut skb) == Some(packet::IPPROTO_ICMP) {
+            return crate::icmp::from_server(skb, net);
+        }
+        return Verdict::Accept;
+    }
+    reply(skb, net)
+}
+
+/// FORWARD: replies from real servers of NAT connections. Most forwarded
+/// traffic is not: a packet from an address no NAT or FULLNAT real server
+/// of a connection has passes after one look at its IP header (unless
+/// `nat_icmp_send` wants a word with real servers sending without a
+/// connection).
+pub(crate) fn forward_reply(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
+    if let Some(st) = NetState::get(net) {
+        if !st.sysctl.on(Sysctl::NatIcmpSend) {
+            let quick = skb.header(packet::ipv4::IPV4_MIN_HLEN).and_then(|h| {
+                let (&vihl, &proto) = (h.first()?, h.get(9)?);
+                let saddr = *h.get(12..16)?.first_chunk::<4>()?;
+                (vihl >> 4 == 4 && proto != packet::IPPROTO_ICMP).then_some(saddr)
+            });
+            if quick.is_some_and(|saddr| !st.conns.may_reply_from(saddr)) {
+                return Verdict::Accept;
+            }
+        }
+    }
+    reply(skb, net)
+}
+
+/// Replies from real servers (NAT and FULLNAT connections), at FORWARD
+/// and LOCAL_IN.
+fn reply(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
+    // Packets the director sent itself are final.
+    if skb.is_ipvs_property() {
+        return Verdict::Accept;
+    }
+    let mut first = look(&mut skb);
+    if let Look::Ip {
+        proto:
+            packet::IPPROTO_TCP | packet::IPPROTO_UDP | packet::IPPROTO_SCTP | packet::IPPROTO_ICMP,
+        fragment: true,
+    } = first
+    {
+        // Fragments of replies through the director are reassembled first
+        // (LOCAL_IN ones already were by the stack), as upstream does; the
+        // output path fragments the translated datagram again. Like
+        // upstream, only once a service exists (`ipvs->enable`) and for
+        // the protocols it translates.
+        let enabled = NetState::get(net)
+            .and_then(|st| st.published.get())
+            .is_some_and(|snap| !snap.list.is_empty());
+        if enabled {
+            match skb.defrag4(net) {
+                Some(whole) => skb = whole,
+                None => return Verdict::Stolen,
+            }
+            first = look(&mut skb);
+        }
+    }
+    let pkt = match first {
+        Look::Pkt(p) => p,
+        Look::Ip {
+            proto: packet::IPPROTO_ICMP,
+            ..
+        } => return crate::icmp::from_server(skb, net),
+        _ => return Verdict::Accept,
     };
+    let Some(st) = NetState::get(net) else {
+        return Verdict::Accept;
+    };
+    let info = &pkt.info;
+    let proto = pkt.proto;
+    // RCU: netfilter runs every hook inside rcu_read_lock() (nf_hook()),
+    // which keeps the connections and services found here alive.
     if st.conns.fnat_count.load(Ordering::Relaxed) != 0 {
         if let Some(c) = st.conns.find_fnat(
             proto.raw(),
@@ -413,28 +543,34 @@ pub(crate) fn reply(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
             &info.saddr,
             info.sport,
         ) {
-            return xmit::fnat_reply(st, skb, net, c, &info);
+            return xmit::fnat_reply(st, skb, net, c, &pkt);
         }
     }
+    let key = OutKey {
+        protocol: proto.raw(),
+        raddr: info.saddr,
+        rport: info.sport,
+        caddr: info.daddr,
+        cport: info.dport,
+    };
     let Some(conn) = st.conns.find_out(&key) else {
-        return no_conn_reply(st, skb, &info, proto);
+        return no_conn_reply(st, skb, &pkt);
     };
     if conn.fwd != FwdMethod::Masq {
         return Verdict::Accept;
     }
     let timeouts = st.timeouts.get();
-    let bytes = skb.len();
-    conn.packet(Direction::Output, l4(&mut skb, &info), &timeouts);
+    conn.packet(Direction::Output, pkt.event, &timeouts);
     let mode = csum_mode(&skb);
-    let hdr_len = (info.l4_off + l4_hdr_len(&info)).min(skb.len());
+    let hdr_len = (info.l4_off + l4_hdr_len(info)).min(pkt.len);
     let Some(buf) = skb.header_mut(hdr_len) else {
         return Verdict::Drop;
     };
-    if packet::snat(buf, conn.tuple.vaddr, conn.tuple.vport, mode).is_err() {
+    if packet::snat_parsed(buf, info, conn.tuple.vaddr, conn.tuple.vport, mode).is_err() {
         return Verdict::Drop;
     }
     skb.csum_rewritten();
-    conn.count_outbound(&st.total, bytes);
+    conn.count_outbound(&st.total, pkt.len);
     Verdict::Accept
 }
 
@@ -442,7 +578,8 @@ pub(crate) fn reply(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
 /// connection: with `nat_icmp_send`, the server is told (port unreachable,
 /// except for resets) and the packet dropped, as upstream's
 /// `ip_vs_out_hook`; otherwise it passes.
-fn no_conn_reply(st: &NetState, mut skb: SkBuff, info: &PacketInfo, proto: Protocol) -> Verdict {
+fn no_conn_reply(st: &NetState, mut skb: SkBuff, pkt: &Pkt) -> Verdict {
+    let (info, proto) = (&pkt.info, pkt.proto);
     if !st.sysctl.on(Sysctl::NatIcmpSend) {
         return Verdict::Accept;
     }
@@ -469,7 +606,7 @@ fn no_conn_reply(st: &NetState, mut skb: SkBuff, info: &PacketInfo, proto: Proto
     let reset = match proto {
         Protocol::Tcp => info.tcp_flags & packet::l4::tcp_flags::RST != 0,
         // SCTP ABORT.
-        Protocol::Sctp => l4(&mut skb, info).get(packet::l4::SCTP_HLEN).copied() == Some(6),
+        Protocol::Sctp => pkt.chunk == Some(6),
         Protocol::Udp => false,
     };
     if reset {

@@ -44,12 +44,16 @@ fn pass(_skb: SkBuff, _net: NetRef<'_>) -> Verdict {
 }
 
 hook!(
-    /// LOCAL_IN and FORWARD: replies from real servers (NAT).
-    ipvs_rs_reply4 => dataplane::reply
+    /// FORWARD: replies from real servers (NAT).
+    ipvs_rs_reply4 => dataplane::forward_reply
+);
+hook!(
+    /// LOCAL_IN: replies to local clients and FULLNAT local addresses.
+    ipvs_rs_local_in_reply4 => dataplane::local_in_reply
 );
 hook!(
     /// LOCAL_IN: requests from remote clients to a virtual service.
-    ipvs_rs_remote_request4 => dataplane::request
+    ipvs_rs_remote_request4 => dataplane::remote_request
 );
 hook!(
     /// LOCAL_OUT: replies from real servers on the director itself
@@ -58,7 +62,7 @@ hook!(
 );
 hook!(
     /// LOCAL_OUT: requests from clients on the director itself.
-    ipvs_rs_local_request4 => dataplane::request
+    ipvs_rs_local_request4 => dataplane::local_request
 );
 hook!(
     /// FORWARD: ICMP errors from clients about connections whose virtual

@@ -168,7 +168,7 @@ pub(crate) fn from_client(mut skb: SkBuff, net: NetRef<'_>, hook: Hook) -> Verdi
     let conn = match st.conns.find_in(&key) {
         Some(c) => c,
         None if st.sysctl.on(Sysctl::ScheduleIcmp) => {
-            match schedule(st, &mut skb, &q.inverse(), true) {
+            match schedule(st, &mut skb, &q.inverse(), None) {
                 Ok(c) => c,
                 Err(v) => return v,
             }

@@ -140,8 +140,9 @@ unsigned int ipvs_rs_hz(void)
  * (net/netfilter/ipvs/ip_vs_core.c, ip_vs_ops4[]) ---
  */
 const struct nf_hook_ops ipvs_rs_nf_ops[] = {
-	/* Replies from a real server to a local client (NAT, LOCAL_IN). */
-	{ .hook = ipvs_rs_reply4, .pf = NFPROTO_IPV4,
+	/* Replies from a real server to a local client (NAT) or to a local
+	 * address (FULLNAT), LOCAL_IN. */
+	{ .hook = ipvs_rs_local_in_reply4, .pf = NFPROTO_IPV4,
 	  .hooknum = NF_INET_LOCAL_IN, .priority = NF_IP_PRI_NAT_SRC - 2 },
 	/* Requests to a virtual service. */
 	{ .hook = ipvs_rs_remote_request4, .pf = NFPROTO_IPV4,
@@ -755,27 +756,33 @@ void ipvs_rs_stats_free(void *p)
 	free_percpu((struct ipvs_rs_cpustats __percpu __force *)p);
 }
 
-void ipvs_rs_stats_in(void *p, unsigned int bytes)
+/* One packet on a service, its real server and the namespace at once. */
+void ipvs_rs_stats3(void *svc, void *dest, void *total, unsigned int bytes,
+		    bool out)
 {
-	struct ipvs_rs_cpustats __percpu *s = (void __percpu __force *)p;
+	void *all[3] = { svc, dest, total };
+	int i;
 
-	this_cpu_inc(s->inpkts);
-	this_cpu_add(s->inbytes, bytes);
+	for (i = 0; i < 3; i++) {
+		struct ipvs_rs_cpustats __percpu *s =
+			(void __percpu __force *)all[i];
+
+		if (out) {
+			this_cpu_inc(s->outpkts);
+			this_cpu_add(s->outbytes, bytes);
+		} else {
+			this_cpu_inc(s->inpkts);
+			this_cpu_add(s->inbytes, bytes);
+		}
+	}
 }
 
-void ipvs_rs_stats_out(void *p, unsigned int bytes)
+/* A new connection on a service, its real server and the namespace. */
+void ipvs_rs_stats_conn3(void *svc, void *dest, void *total)
 {
-	struct ipvs_rs_cpustats __percpu *s = (void __percpu __force *)p;
-
-	this_cpu_inc(s->outpkts);
-	this_cpu_add(s->outbytes, bytes);
-}
-
-void ipvs_rs_stats_conn(void *p)
-{
-	struct ipvs_rs_cpustats __percpu *s = (void __percpu __force *)p;
-
-	this_cpu_inc(s->conns);
+	this_cpu_inc(((struct ipvs_rs_cpustats __percpu __force *)svc)->conns);
+	this_cpu_inc(((struct ipvs_rs_cpustats __percpu __force *)dest)->conns);
+	this_cpu_inc(((struct ipvs_rs_cpustats __percpu __force *)total)->conns);
 }
 
 void ipvs_rs_stats_sum(void *p, struct ipvs_rs_cpustats *out)

@@ -61,22 +61,18 @@ impl AtomicStats {
         })
     }
 
-    /// A new connection was scheduled.
-    pub(crate) fn conn(&self) {
-        // SAFETY: pcpu is a live per-CPU area (new()).
-        unsafe { bindings::ipvs_rs_stats_conn(self.pcpu) }
+    /// A new connection was scheduled: counted on `self` (a service),
+    /// `dest` and `total` in one call.
+    pub(crate) fn conn3(&self, dest: &AtomicStats, total: &AtomicStats) {
+        // SAFETY: all three per-CPU areas are live (new()).
+        unsafe { bindings::ipvs_rs_stats_conn3(self.pcpu, dest.pcpu, total.pcpu) }
     }
 
-    /// A packet from the client of `n` bytes.
-    pub(crate) fn inbound(&self, n: usize) {
-        // SAFETY: as above.
-        unsafe { bindings::ipvs_rs_stats_in(self.pcpu, bytes(n)) }
-    }
-
-    /// A packet to the client of `n` bytes.
-    pub(crate) fn outbound(&self, n: usize) {
-        // SAFETY: as above.
-        unsafe { bindings::ipvs_rs_stats_out(self.pcpu, bytes(n)) }
+    /// A packet of `n` bytes counted on `self` (a service), `dest` and
+    /// `total` in one call; `out`: to the client.
+    pub(crate) fn packet3(&self, dest: &AtomicStats, total: &AtomicStats, n: usize, out: bool) {
+        // SAFETY: all three per-CPU areas are live (new()).
+        unsafe { bindings::ipvs_rs_stats3(self.pcpu, dest.pcpu, total.pcpu, bytes(n), out) }
     }
 
     fn sums(&self) -> [u64; 5] {

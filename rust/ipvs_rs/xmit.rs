@@ -4,7 +4,7 @@
 //! Upstream's `ip_vs_{nat,dr,tunnel}_xmit`, IPv4.
 
 use crate::conn::Conn;
-use crate::dataplane::{csum_mode, l4_hdr_len, Verdict};
+use crate::dataplane::{csum_mode, l4_hdr_len, Pkt, Verdict};
 use crate::kbind::bindings;
 use crate::kbind::netns::NetRef;
 use crate::kbind::skb::{CachedRoute, DstCache, Route, RouteInfo, SkBuff};
@@ -80,9 +80,7 @@ fn route(
     let hdr = skb
         .header_mut(packet::ipv4::IPV4_MIN_HLEN)
         .ok_or(Verdict::Drop)?;
-    let df = packet::Ipv4Header::parse(hdr)
-        .map(|h| h.df)
-        .unwrap_or(false);
+    let df = packet::ipv4::dont_fragment(hdr);
     match packet::ipv4::decrement_ttl(hdr) {
         Ok(Ttl::Decremented(_)) => {}
         Ok(Ttl::Expired) => {
@@ -129,7 +127,7 @@ fn nat(mut skb: SkBuff, net: NetRef<'_>, conn: &Conn, info: &PacketInfo) -> Verd
     let Some(buf) = skb.header_mut(hdr_len) else {
         return Verdict::Drop;
     };
-    if packet::dnat(buf, conn.tuple.daddr, conn.tuple.dport, mode).is_err() {
+    if packet::dnat_parsed(buf, info, conn.tuple.daddr, conn.tuple.dport, mode).is_err() {
         return Verdict::Drop;
     }
     skb.csum_rewritten();
@@ -223,8 +221,10 @@ fn fnat_request(mut skb: SkBuff, net: NetRef<'_>, conn: &Conn, info: &PacketInfo
     let Some(buf) = skb.header_mut(hdr_len) else {
         return Verdict::Drop;
     };
-    if packet::dnat(buf, conn.tuple.daddr, conn.tuple.dport, mode).is_err()
-        || packet::snat(buf, f.laddr.addr, f.lport, mode).is_err()
+    // The source fields `info` names are still the packet's after the
+    // destination rewrite.
+    if packet::dnat_parsed(buf, info, conn.tuple.daddr, conn.tuple.dport, mode).is_err()
+        || packet::snat_parsed(buf, info, f.laddr.addr, f.lport, mode).is_err()
     {
         return Verdict::Drop;
     }
@@ -300,22 +300,19 @@ pub(crate) fn fnat_reply(
     mut skb: SkBuff,
     net: NetRef<'_>,
     conn: &Conn,
-    info: &PacketInfo,
+    pkt: &Pkt,
 ) -> Verdict {
+    let info = &pkt.info;
     let timeouts = st.timeouts.get();
-    let bytes = skb.len();
-    conn.packet(
-        ipvs_core::conn::Direction::Output,
-        crate::dataplane::l4(&mut skb, info),
-        &timeouts,
-    );
+    let bytes = pkt.len;
+    conn.packet(ipvs_core::conn::Direction::Output, pkt.event, &timeouts);
     let mode = csum_mode(&skb);
-    let hdr_len = (info.l4_off + l4_hdr_len(info)).min(skb.len());
+    let hdr_len = (info.l4_off + l4_hdr_len(info)).min(pkt.len);
     let Some(buf) = skb.header_mut(hdr_len) else {
         return Verdict::Drop;
     };
-    if packet::snat(buf, conn.tuple.vaddr, conn.tuple.vport, mode).is_err()
-        || packet::dnat(buf, conn.tuple.caddr, conn.tuple.cport, mode).is_err()
+    if packet::snat_parsed(buf, info, conn.tuple.vaddr, conn.tuple.vport, mode).is_err()
+        || packet::dnat_parsed(buf, info, conn.tuple.caddr, conn.tuple.cport, mode).is_err()
     {
         return Verdict::Drop;
     }

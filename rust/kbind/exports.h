@@ -36,6 +36,8 @@ int ipvs_rs_module_notify(struct notifier_block *nb, unsigned long action,
 /* ipvs_rs: rust/ipvs_rs/hooks.rs */
 unsigned int ipvs_rs_reply4(void *priv, struct sk_buff *skb,
 			    const struct nf_hook_state *state);
+unsigned int ipvs_rs_local_in_reply4(void *priv, struct sk_buff *skb,
+				     const struct nf_hook_state *state);
 unsigned int ipvs_rs_remote_request4(void *priv, struct sk_buff *skb,
 				     const struct nf_hook_state *state);
 unsigned int ipvs_rs_local_reply4(void *priv, struct sk_buff *skb,

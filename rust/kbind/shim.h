@@ -152,9 +152,9 @@ struct ipvs_rs_cpustats {
 };
 void *ipvs_rs_stats_alloc(void);
 void ipvs_rs_stats_free(void *p);
-void ipvs_rs_stats_in(void *p, unsigned int bytes);
-void ipvs_rs_stats_out(void *p, unsigned int bytes);
-void ipvs_rs_stats_conn(void *p);
+void ipvs_rs_stats3(void *svc, void *dest, void *total, unsigned int bytes,
+		    bool out);
+void ipvs_rs_stats_conn3(void *svc, void *dest, void *total);
 void ipvs_rs_stats_sum(void *p, struct ipvs_rs_cpustats *out);
 
 /* --- RCU, bottom halves, timers --- */
