@@ -18,7 +18,7 @@ LIB := source scripts/lib.sh
 KDIR_CMD := scripts/kernel-build.sh
 
 .PHONY: all deps kernel modules ipvsctl build host-test fmt clippy test-unit \
-	selftests check demo vm-exec vm-shell bench clean distclean
+	selftests check demo vm-exec vm-shell bench profile clean distclean
 
 all: build
 
@@ -69,6 +69,12 @@ demo: build
 # (Documentation/bench.rst). Builds tools/connbench. Not a test.
 bench: build
 	scripts/bench.sh
+
+# Where the packet path spends its time (perf in the VM, guest time):
+# make profile [LB=ipvs_rs|upstream] [PATHS='nat dr tun fwd']
+# (build/profile/LB-PATH.txt).
+profile: build
+	scripts/profile.sh $(or $(LB),ipvs_rs) $(or $(PATHS),nat)
 
 # make vm-exec CMD='ipvsadm -L -n' (CMD reaches the shell unexpanded)
 export CMD

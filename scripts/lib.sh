@@ -66,3 +66,25 @@ kbuild_args() {
 	echo "RUSTC=$KRUSTC BINDGEN=$BINDGEN HOSTRUSTC=$KRUSTC"
 	[ "$KCONFIG" != debug ] || echo "LLVM=1"
 }
+
+# icount_qemu_wrapper DIR: put a qemu-system-x86_64 wrapper in DIR, first
+# on PATH, that runs TCG guests with the guest clock driven by their
+# instruction count (-icount shift=0: one instruction a nanosecond;
+# sleep=off: idle time is skipped). Rates measured inside are then per
+# second of guest time and do not depend on what else the host runs.
+# KVM runs are left alone (icount needs TCG).
+icount_qemu_wrapper() {
+	local dir=$1 qemu
+	qemu=$(command -v qemu-system-x86_64) || die "qemu-system-x86_64 not found"
+	mkdir -p "$dir"
+	cat >"$dir/qemu-system-x86_64" <<-EOF2
+	#!/bin/sh
+	case " \$* " in
+	*kvm* | *" --version "* | *" -version "*) exec "$qemu" "\$@" ;;
+	esac
+	echo "\$*" >"$dir/icount-used"
+	exec "$qemu" -icount shift=0,sleep=off "\$@"
+	EOF2
+	chmod +x "$dir/qemu-system-x86_64"
+	export PATH="$dir:$PATH"
+}
