@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # The in-VM half of `make bench` (scripts/bench.sh runs it through
 # scripts/vm-exec.sh): the same topology and the same traffic through
-# upstream ip_vs (driven by ipvsadm) and through ipvs_rs, in one boot.
+# upstream ip_vs (driven by ipvsadm) and through ipvs_rs, in one boot,
+# plus ipvs_rs's FULLNAT (driven by ipvsctl; upstream has none).
 #
 #   scripts/bench-guest.sh OUTDIR
 #
@@ -15,7 +16,7 @@
 source "$(dirname "$0")/../selftests/lib.sh"
 source "$(dirname "$0")/../selftests/topology.sh"
 require_root
-require_cmd ipvsadm nft jq connbench
+require_cmd ipvsadm ipvsctl nft jq connbench
 
 OUT=${1:?usage: bench-guest.sh OUTDIR}
 mkdir -p "$OUT"
@@ -40,6 +41,39 @@ PORT=9 # UDP port of the services and real servers
 VIP_NAT=$VIP
 VIP_DR=10.0.1.101
 VIP_TUN=10.0.1.102
+VIP_FNAT=10.0.1.103 # FULLNAT (ipvs_rs only): UDP port 9 and TCP port 80
+
+# FULLNAT's local addresses (LIPs): in LIP_NET on the director's br0, off
+# the real servers' subnet, so the real servers reach them through their
+# default route (the director), as a routed pool would be reached. Each
+# holds FNAT_PORTS source ports per protocol (ipvs_rs's fnat_ports, passed
+# explicitly), one per connection until the connection entry is freed: a
+# TCP connection keeps its port through TIME_WAIT (120 s), far longer than
+# a measurement, so the TCP pool must hold every connection of one run.
+# FNAT_LIPS addresses a pool: enough for 32768 conn/s over
+# BENCH_TCP_SECONDS (at least two): about four times the fastest rate
+# measured so far (upstream's NAT, 8,700 conn/s). Exhaustion is counted
+# and flagged anyway (fnat_ports, check_exhausted).
+#
+# Every round gets its own addresses (fnat_lips ROUND): a pool is new at
+# each load and hands out the same ports in the same order, while the real
+# servers still hold the previous round's connections from those addresses
+# and ports in TIME_WAIT (60 s). A real server takes a SYN for such a
+# connection as a new one only if its timestamp is newer than the old
+# connection's last (PAWS), and the client's timestamps start at a random
+# offset per connection: about half the SYNs would be answered with the
+# old connection's ACK, reset by the client and retransmitted a second
+# later (in one trial, with one pool for two rounds: 3.5 conn/s in the
+# second round instead of 866 in the first).
+FNAT_PORTS=64512
+FNAT_LIPS=$(((TCP_SECONDS * 32768 + FNAT_PORTS - 1) / FNAT_PORTS))
+[ "$FNAT_LIPS" -ge 2 ] || FNAT_LIPS=2
+LIP_NET=10.0.3.0/24
+fnat_lips() { # ROUND: that round's local addresses
+	local i
+	for i in $(seq "$FNAT_LIPS"); do echo "10.0.3.$((($1 - 1) * FNAT_LIPS + i))"; done
+}
+ALL_LIPS=($(for r in $(seq "$ROUNDS"); do fnat_lips "$r"; done))
 
 # Progress lines carry the guest's uptime (guest time, see bench.sh).
 say() { echo "bench: [$(cut -d' ' -f1 /proc/uptime)] $*"; }
@@ -48,6 +82,7 @@ fail() {
 	exit 1
 }
 
+[ $((ROUNDS * FNAT_LIPS)) -le 254 ] || fail "BENCH_ROUNDS x $FNAT_LIPS local addresses do not fit in $LIP_NET"
 unload_all
 topo_lvs $N || fail "topology"
 modprobe pktgen || fail "modprobe pktgen"
@@ -57,27 +92,35 @@ cli() { ip netns exec "$client" "$@"; }
 
 dir ip addr add "$VIP_DR/32" dev d0
 dir ip addr add "$VIP_TUN/32" dev d0
+dir ip addr add "$VIP_FNAT/32" dev d0
+for lip in "${ALL_LIPS[@]}"; do dir ip addr add "$lip/32" dev br0; done
 DMAC=$(ip -n "$director" -j link show d0 | jq -r '.[0].address')
 cli sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
 
 hex_ip() { printf '0x%02x%02x%02x%02x' ${1//./ }; }
 
 # Each real server counts and drops the benchmark's UDP at PREROUTING (the
-# earliest IPv4 hook), in the shape each method must deliver: plain
-# forwarding and NAT to the server's own address, DR to the DR VIP (on
+# earliest IPv4 hook), in the shape each method must deliver: FULLNAT to
+# the server's own address from a local address of the director ("fnat",
+# matched first), plain forwarding and NAT to the server's own address
+# from anything else, that is the client ("direct"), DR to the DR VIP (on
 # the server's MAC address), TUN as IPIP to the server carrying a packet
 # to the TUN VIP. Anything else UDP or IPIP is counted as "other" and
-# dropped. TCP passes (connbench servers).
+# dropped. So a FULLNAT packet that kept the client's source counts as
+# "direct" and a NAT packet from a local address as "fnat": both "wrong"
+# for their measurement. TCP passes (connbench servers).
 for i in $(seq $N); do
 	ns=${RS_NS[$((i - 1))]}
 	ip netns exec "$ns" nft -f - <<EOF || fail "nft on rs$i"
 table ip bench {
+	counter fnat {}
 	counter direct {}
 	counter dr {}
 	counter tun {}
 	counter other {}
 	chain pre {
 		type filter hook prerouting priority -300; policy accept;
+		ip saddr $LIP_NET ip daddr $(rs_ip "$i") udp dport $PORT counter name fnat drop
 		ip daddr $(rs_ip "$i") udp dport $PORT counter name direct drop
 		ip daddr $VIP_DR udp dport $PORT counter name dr drop
 		ip protocol 4 ip daddr $(rs_ip "$i") @th,72,8 17 @th,128,32 $(hex_ip $VIP_TUN) counter name tun drop
@@ -87,15 +130,18 @@ table ip bench {
 EOF
 	bg ip netns exec "$ns" connbench server "0.0.0.0:80" 2
 	dir ping -q -c1 -W2 "$(rs_ip "$i")" >/dev/null || fail "director cannot reach rs$i"
+	for lip in "${ALL_LIPS[@]}"; do
+		ip netns exec "$ns" ping -q -c1 -W2 "$lip" >/dev/null || fail "rs$i cannot reach local address $lip"
+	done
 done
 
-# rs_counters: "direct dr tun other", summed over the real servers.
+# rs_counters: "fnat direct dr tun other", summed over the real servers.
 rs_counters() {
 	local ns
 	for ns in "${RS_NS[@]}"; do
 		ip netns exec "$ns" nft -j list counters table ip bench
 	done | jq -rs '[.[].nftables[] | select(.counter) | .counter] as $c
-		| ["direct","dr","tun","other"]
+		| ["fnat","direct","dr","tun","other"]
 		| map(. as $n | [$c[] | select(.name == $n) | .packets] | add)
 		| map(tostring) | join(" ")'
 }
@@ -128,12 +174,13 @@ record() { # METRIC LB ROUND VALUE DETAIL
 	printf '%s\t%s\t%s\t%s\t%s\n' "$@" >>"$SAMPLES"
 }
 
-# pps METRIC LB ROUND DST_MIN DST_MAX COUNTER SPORT_MIN: one pps sample.
-# 1000 flows (source ports SPORT_MIN..+999 from 10.0.1.2), each revisited
-# every 1000 packets: the first 1000 packets create the connections, the
-# rest measure the established-connection path.
+# pps METRIC LB ROUND DST_MIN DST_MAX COUNTER SPORT_MIN [EXTRA_DETAIL_CMD]:
+# one pps sample. 1000 flows (source ports SPORT_MIN..+999 from 10.0.1.2),
+# each revisited every 1000 packets: the first 1000 packets create the
+# connections, the rest measure the established-connection path.
+# EXTRA_DETAIL_CMD's output (after the run) is appended to the detail.
 pps() {
-	local metric=$1 lb=$2 round=$3 dmin=$4 dmax=$5 want=$6 sport=$7
+	local metric=$1 lb=$2 round=$3 dmin=$4 dmax=$5 want=$6 sport=$7 extra=${8:-}
 	local before after usec sent
 	before=($(rs_counters))
 	read -r usec sent < <(pg "$dmin" "$dmax" "$PKTS" "$CLIENT_IP" "$CLIENT_IP" \
@@ -143,15 +190,19 @@ pps() {
 	[ -n "${usec:-}" ] && [ "$usec" -gt 0 ] || fail "$metric/$lb: pktgen reported nothing"
 	local -A got
 	local k i=0
-	for k in direct dr tun other; do
+	for k in fnat direct dr tun other; do
 		got[$k]=$((after[i] - before[i]))
 		i=$((i + 1))
 	done
-	local ok=${got[$want]} wrong=$((got[direct] + got[dr] + got[tun] + got[other] - got[$want]))
+	local ok=${got[$want]} wrong=$((got[fnat] + got[direct] + got[dr] + got[tun] + got[other] - got[$want]))
 	local rate=$((ok * 1000000 / usec))
-	record "$metric" "$lb" "$round" "$rate" "sent=$sent delivered=$ok wrong=$wrong usec=$usec"
-	say "$(printf '%-8s %-8s round %s: %8d pps (sent %d, delivered %d, wrong %d)' \
-		"$metric" "$lb" "$round" "$rate" "$sent" "$ok" "$wrong")"
+	local detail="sent=$sent delivered=$ok wrong=$wrong usec=$usec"
+	if [ -n "$extra" ]; then
+		detail+=" $($extra)"
+		check_exhausted "$metric" "$detail"
+	fi
+	record "$metric" "$lb" "$round" "$rate" "$detail"
+	say "$(printf '%-8s %-8s round %s: %8d pps (%s)' "$metric" "$lb" "$round" "$rate" "$detail")"
 }
 
 # --- the balancers ---------------------------------------------------------
@@ -163,7 +214,10 @@ lb_load() {
 		modprobe ip_vs_rr || fail "modprobe ip_vs_rr"
 		;;
 	ipvs_rs)
-		load_ipvs_rs conn_tab_bits=$TAB_BITS conn_max=$CONN_MAX || fail "insmod ipvs_rs"
+		load_ipvs_rs conn_tab_bits=$TAB_BITS conn_max=$CONN_MAX fnat_ports=$FNAT_PORTS ||
+			fail "insmod ipvs_rs"
+		[ "$(cat /sys/module/ipvs_rs/parameters/fnat_ports)" = "$FNAT_PORTS" ] ||
+			fail "ipvs_rs: fnat_ports is not $FNAT_PORTS"
 		;;
 	esac
 	dir ipvsadm -L -n | head -n1 | grep -q "size=$((1 << TAB_BITS))" ||
@@ -176,8 +230,10 @@ lb_unload() {
 	! grep -qE '^(ip_vs|ipvs_rs) ' /proc/modules || fail "a balancer is still loaded"
 }
 
-# The services: UDP port 9 on one VIP per method and TCP port 80 (NAT),
-# round robin over the three real servers.
+# lb_services [ipvs_rs ROUND]: the services: UDP port 9 on one VIP per
+# method and TCP port 80 (NAT), round robin over the three real servers;
+# for ipvs_rs also FULLNAT (UDP port 9 and TCP port 80 on VIP_FNAT, the
+# round's local addresses in the pool of each).
 lb_services() {
 	local i flag vip
 	dir ipvsadm -C
@@ -192,6 +248,37 @@ lb_services() {
 	for i in $(seq $N); do
 		dir ipvsadm -a -t "$VIP_NAT:80" -r "$(rs_ip "$i"):80" -m
 	done
+	[ "${1:-}" = ipvs_rs ] || return 0
+	local proto port lip
+	for proto in udp:$PORT tcp:80; do
+		port=${proto#*:} proto=${proto%:*}
+		dir ipvsctl service add "$proto" "$VIP_FNAT:$port" -s rr || fail "ipvsctl service add $proto"
+		for lip in $(fnat_lips "$2"); do
+			dir ipvsctl laddr add "$proto" "$VIP_FNAT:$port" "$lip" || fail "ipvsctl laddr add $lip"
+		done
+		for i in $(seq $N); do
+			dir ipvsctl dest add "$proto" "$VIP_FNAT:$port" "$(rs_ip "$i"):$port" --fwd fullnat ||
+				fail "ipvsctl dest add --fwd fullnat"
+		done
+	done
+}
+
+# fnat_ports PROTO PORT: "exhausted=E laddr_exhausted=L ports_in_use=P" of
+# the FULLNAT service on VIP_FNAT: E connections refused for want of a
+# local port (the service's counter), L refusals counted by the local
+# addresses (also those another address then took), P ports held now.
+fnat_ports() {
+	local e l
+	e=$(dir ipvsctl --json stats "$1" "$VIP_FNAT:$2" | jq -r '.services[0].ext_stats.fnat_exhausted')
+	l=$(dir ipvsctl --json laddr list "$1" "$VIP_FNAT:$2" |
+		jq -r '[.services[0].laddrs[] | [.exhausted, .conns]] | transpose | map(add) | "\(.[0]) \(.[1])"')
+	echo "exhausted=$e laddr_exhausted=${l% *} ports_in_use=${l#* }"
+}
+fnat_ports_udp() { fnat_ports udp $PORT; }
+# A sample taken while local ports ran out is flagged (the report lists it
+# with the sanity checks).
+check_exhausted() { # METRIC DETAIL
+	case $2 in *exhausted=[1-9]*) say "WARNING: $1: local ports ran out ($2): sample flagged" ;; esac
 }
 
 RS_FIRST=$(rs_ip 1)
@@ -199,22 +286,43 @@ RS_LAST=$(rs_ip $N)
 
 # measure_lb LB ROUND: every per-packet and per-connection measurement.
 measure_lb() {
-	local lb=$1 r=$2 out
+	local lb=$1 r=$2
 	lb_load "$lb"
-	lb_services
+	lb_services "$lb" "$r"
 	# Warm-up (neighbours, caches, first connections); not recorded.
 	pg "$VIP_NAT" "$VIP_NAT" 10000 "$CLIENT_IP" "$CLIENT_IP" 9000 9100 "$DMAC" >/dev/null
+	if [ "$lb" = ipvs_rs ]; then
+		pg "$VIP_FNAT" "$VIP_FNAT" 10000 "$CLIENT_IP" "$CLIENT_IP" 9000 9100 "$DMAC" >/dev/null
+	fi
 	pps fwd_lb "$lb" "$r" "$RS_FIRST" "$RS_LAST" direct 1024
 	pps udp_nat "$lb" "$r" "$VIP_NAT" "$VIP_NAT" direct 1024
 	pps udp_dr "$lb" "$r" "$VIP_DR" "$VIP_DR" dr 1024
 	pps udp_tun "$lb" "$r" "$VIP_TUN" "$VIP_TUN" tun 1024
-	out=$(cli connbench client "$VIP_NAT:80" $TCP_THREADS "$TCP_SECONDS") || fail "$lb: connbench: $out"
-	# "connections 6820 errors 0 seconds 3.017 conns_per_sec 2260.3"
-	local rate
-	rate=$(awk '{printf "%d", $8}' <<<"$out")
-	record tcp_nat "$lb" "$r" "$rate" "$(awk '{print "conns=" $2, "errors=" $4, "seconds=" $6}' <<<"$out")"
-	say "$(printf '%-8s %-8s round %s: %8d conn/s (%s)' tcp_nat "$lb" "$r" "$rate" "$out")"
+	if [ "$lb" = ipvs_rs ]; then
+		pps udp_fnat "$lb" "$r" "$VIP_FNAT" "$VIP_FNAT" fnat 1024 fnat_ports_udp
+	fi
+	tcp_rate tcp_nat "$lb" "$r" "$VIP_NAT"
+	if [ "$lb" = ipvs_rs ]; then
+		tcp_rate tcp_fnat "$lb" "$r" "$VIP_FNAT" fullnat
+	fi
 	lb_unload
+}
+
+# tcp_rate METRIC LB ROUND VIP [FULLNAT]: one connbench sample against
+# VIP:80; with FULLNAT (non-empty), the local port counters go in the
+# detail.
+tcp_rate() {
+	local metric=$1 lb=$2 r=$3 vip=$4 out rate detail
+	out=$(cli connbench client "$vip:80" $TCP_THREADS "$TCP_SECONDS") || fail "$metric/$lb: connbench: $out"
+	# "connections 6820 errors 0 seconds 3.017 conns_per_sec 2260.3"
+	rate=$(awk '{printf "%d", $8}' <<<"$out")
+	detail=$(awk '{print "conns=" $2, "errors=" $4, "seconds=" $6}' <<<"$out")
+	if [ -n "${5:-}" ]; then
+		detail+=" $(fnat_ports tcp 80)"
+		check_exhausted "$metric" "$detail"
+	fi
+	record "$metric" "$lb" "$r" "$rate" "$detail"
+	say "$(printf '%-8s %-8s round %s: %8d conn/s (%s)' "$metric" "$lb" "$r" "$rate" "$detail")"
 }
 
 # --- memory per connection -------------------------------------------------
@@ -267,7 +375,7 @@ measure_mem() {
 
 {
 	echo "kernel $(uname -r), $(nproc) CPUs, $(awk '/MemTotal/ {print $2 " kB"}' /proc/meminfo)"
-	echo "rounds=$ROUNDS pkts=$PKTS tcp_seconds=$TCP_SECONDS tcp_threads=$TCP_THREADS mem_rounds=$MEM_ROUNDS mem_flows=$MEM_FLOWS conn_tab_bits=$TAB_BITS ipvs_rs_conn_max=$CONN_MAX"
+	echo "rounds=$ROUNDS pkts=$PKTS tcp_seconds=$TCP_SECONDS tcp_threads=$TCP_THREADS mem_rounds=$MEM_ROUNDS mem_flows=$MEM_FLOWS conn_tab_bits=$TAB_BITS ipvs_rs_conn_max=$CONN_MAX fnat_ports=$FNAT_PORTS fnat_laddrs=$FNAT_LIPS"
 } >"$OUT/info.txt"
 cat "$OUT/info.txt"
 

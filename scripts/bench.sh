@@ -115,9 +115,11 @@ median() {
 		else printf "%.1f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2f\n", a / b }'; }
-# Ratios ipvs_rs / upstream round by round (the two ran back to back).
+# Ratios ipvs_rs / upstream round by round (the two ran back to back):
+# round_ratios METRIC [UPSTREAM_METRIC] (ipvs_rs's METRIC against
+# upstream's UPSTREAM_METRIC, default the same).
 round_ratios() {
-	awk -F'\t' -v m="$1" '$1 == m && $2 == "upstream" {u[$3] = $4}
+	awk -F'\t' -v m="$1" -v um="${2:-$1}" '$1 == um && $2 == "upstream" {u[$3] = $4}
 		$1 == m && $2 == "ipvs_rs" {r[$3] = $4}
 		END { for (k in r) if (k in u && u[k] > 0) printf "%.2f\n", r[k] / u[k] }' "$S" | sort -g
 }
@@ -128,33 +130,41 @@ pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf " (%d%%)", 100 * a / 
 
 ceiling=$(values fwd none | median)
 missed=()
-row() { # METRIC LABEL UNIT HIGHER_IS_BETTER(1/0) SHOW_PCT_OF_CEILING(1/0)
-	local m=$1 label=$2 unit=$3 higher=$4 showpct=$5 u r q ok rr
-	u=$(values "$m" upstream | median)
+# row METRIC LABEL UNIT HIGHER_IS_BETTER(1/0) SHOW_PCT_OF_CEILING(1/0)
+#     [UPSTREAM_METRIC TARGET]: ipvs_rs's METRIC against upstream's
+# UPSTREAM_METRIC (default the same), target ratio TARGET (default 1.0).
+row() {
+	local m=$1 label=$2 unit=$3 higher=$4 showpct=$5 um=${6:-$1} target=${7:-1.0} u r q ok rr
+	u=$(values "$um" upstream | median)
 	r=$(values "$m" ipvs_rs | median)
 	q=$(ratio "$r" "$u")
 	if [ "$q" = n/a ]; then
 		ok="n/a"
 	elif [ "$higher" = 1 ]; then
-		ok=$(awk -v q="$q" 'BEGIN { print (q >= 1.0) ? "yes (≥ 1.0)" : "**no** (≥ 1.0)" }')
+		ok=$(awk -v q="$q" -v t="$target" 'BEGIN { print (q >= t + 0) ? "yes (≥ " t ")" : "**no** (≥ " t ")" }')
 	else
-		ok=$(awk -v q="$q" 'BEGIN { print (q <= 1.0) ? "yes (≤ 1.0)" : "**no** (≤ 1.0)" }')
+		ok=$(awk -v q="$q" -v t="$target" 'BEGIN { print (q <= t + 0) ? "yes (≤ " t ")" : "**no** (≤ " t ")" }')
 	fi
-	case $ok in *no*) missed+=("$label: $q") ;; esac
-	rr=$(round_ratios "$m" | range)
+	if [[ $ok == *no* ]]; then
+		if [ "$target" = 1.0 ]; then missed+=("$label: $q"); else missed+=("$label: $q (target ${ok#*(}"); fi
+	fi
+	rr=$(round_ratios "$m" "$um" | range)
 	local pu="" pr=""
 	if [ "$showpct" = 1 ]; then
 		pu=$(pct "$u" "$ceiling")
 		pr=$(pct "$r" "$ceiling")
 	fi
-	ROWS+="| $label | $unit | $(num "$u")$pu | $(num "$r")$pr | **$q** | $ok | $rr | $(count "$m" upstream)+$(count "$m" ipvs_rs) |"$'\n'
+	ROWS+="| $label | $unit | $(num "$u")$pu | $(num "$r")$pr | **$q** | $ok | $rr | $(count "$um" upstream)+$(count "$m" ipvs_rs) |"$'\n'
 }
 ROWS=""
 row fwd_lb "IP forwarding, balancer loaded (not a service)" pps 1 1
 row udp_nat "UDP forwarding, NAT" pps 1 1
 row udp_dr "UDP forwarding, DR" pps 1 1
 row udp_tun "UDP forwarding, TUN (IPIP)" pps 1 1
+# FULLNAT is ipvs_rs's only: against upstream's NAT, target 0.9.
+row udp_fnat "UDP forwarding, FULLNAT (upstream: NAT)" pps 1 1 udp_nat 0.9
 row tcp_nat "new TCP connections, NAT" conn/s 1 0
+row tcp_fnat "new TCP connections, FULLNAT (upstream: NAT)" conn/s 1 0 tcp_nat 0.9
 row udp_new_conns "new UDP connections, NAT (table fill)" conn/s 1 0
 row mem_per_conn "memory per connection (UDP NAT flows, slab)" bytes 0 0
 ROWS=${ROWS%$'\n'}
@@ -163,9 +173,9 @@ ROWS=${ROWS%$'\n'}
 # 10^9/rate - 10^9/ceiling (guest nanoseconds; with guest time, guest
 # instructions).
 COST=""
-cost_row() { # METRIC LABEL
+cost_row() { # METRIC LABEL [UPSTREAM_METRIC]
 	local u r
-	u=$(values "$1" upstream | median)
+	u=$(values "${3:-$1}" upstream | median)
 	r=$(values "$1" ipvs_rs | median)
 	COST+=$(awk -v u="$u" -v r="$r" -v c="$ceiling" -v l="$2" 'BEGIN {
 		if (u <= 0 || r <= 0 || c <= 0) { printf "| %s | n/a | n/a | n/a |\n", l; exit }
@@ -176,6 +186,7 @@ cost_row fwd_lb "IP forwarding, balancer loaded"
 cost_row udp_nat "UDP NAT"
 cost_row udp_dr "UDP DR"
 cost_row udp_tun "UDP TUN"
+cost_row udp_fnat "UDP FULLNAT (upstream: NAT)" udp_nat
 COST=${COST%$'\n'}
 
 # Schedulers: bench-sched.sh's ratio is upstream_ns / ipvs_rs_ns.
@@ -191,7 +202,7 @@ else
 	clock="guest clock = host clock (rates include whatever else the host was doing)"
 fi
 guest_info=$(cat "$raw/info.txt" 2>/dev/null || true)
-checks=$(awk -F'\t' '$5 ~ /wrong=[1-9]/ || ($5 ~ /errors=[1-9]/) {print "- " $1 " " $2 " round " $3 ": " $5}' "$S")
+checks=$(awk -F'\t' '$5 ~ /wrong=[1-9]/ || $5 ~ /errors=[1-9]/ || $5 ~ /exhausted=[1-9]/ {print "- " $1 " " $2 " round " $3 ": " $5}' "$S")
 losses=$(awk -F'\t' '{ s = ""; d = ""; n = split($5, f, " ");
 	for (i = 1; i <= n; i++) { split(f[i], kv, "="); if (kv[1] == "sent") s = kv[2]; if (kv[1] == "delivered") d = kv[2] }
 	if (s != "" && d != "" && d + 0 < s + 0) print "- " $1 " " $2 " round " $3 ": sent " s ", delivered " d }' "$S")
@@ -211,8 +222,9 @@ Guest: $(echo "$guest_info" | head -n1)
 Parameters: $(echo "$guest_info" | sed -n 2p)
 
 Every number is the median of the rounds shown in the last column
-(upstream+ipvs_rs samples); the ratio is ipvs_rs / upstream of the medians;
-"round ratios" is the range of the ratios of the two balancers measured
+(upstream+ipvs_rs samples); the ratio is ipvs_rs / upstream of the medians
+(FULLNAT rows: ipvs_rs's FULLNAT / upstream's NAT, which has no FULLNAT;
+target 0.9); "round ratios" is the range of the ratios of the two balancers measured
 back to back in the same round. Absolute numbers are for this machine under
 emulation and mean nothing elsewhere; the ratios are the result.
 
@@ -242,7 +254,9 @@ EOF
 	echo
 	echo "Sanity checks: every pps sample counts only packets that reached a"
 	echo "real server in the shape its method must produce; packets in any"
-	echo "other shape (\"wrong\") and connbench errors:"
+	echo "other shape (\"wrong\"), connbench errors, and FULLNAT samples taken"
+	echo "while local ports ran out (\"exhausted\", flagged: their rate is not"
+	echo "FULLNAT's):"
 	echo
 	echo "${checks:-- none}"
 	echo

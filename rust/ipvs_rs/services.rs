@@ -230,6 +230,14 @@ impl Dests for DestList<'_> {
     fn get(&self, index: usize) -> Option<DestView> {
         self.0.get(index).map(DestEntry::view)
     }
+
+    /// Just the two fields most schedulers read per server (no counters,
+    /// no address copy).
+    fn weight_overloaded(&self, index: usize) -> Option<(i32, bool)> {
+        self.0
+            .get(index)
+            .map(|e| (e.conf.weight, e.rt.overloaded.load(Ordering::Relaxed)))
+    }
 }
 
 /// A service's settings, real servers and scheduler.

@@ -23,7 +23,8 @@
 //! The `ipvs_rs` side reads servers through a [`Dests`] implementation
 //! built like the kernel glue's (`DestList` in `rust/ipvs_rs/services.rs`:
 //! a `DestView` made per access from the weight, the connection counters
-//! and the overload flag, the last two atomics) and calls
+//! and the overload flag, the last two atomics; `weight_overloaded` reads
+//! just the weight and the overload flag) and calls
 //! [`SchedState::schedule`]; the upstream side reads `struct ip_vs_dest`
 //! fields (atomics and flags) and is called through a trait object (as
 //! upstream's `svc->scheduler->schedule` pointer). Neither side models
@@ -153,6 +154,11 @@ impl Dests for GlueList<'_> {
     }
     fn get(&self, index: usize) -> Option<DestView> {
         self.0.get(index).map(GlueDest::view)
+    }
+    fn weight_overloaded(&self, index: usize) -> Option<(i32, bool)> {
+        self.0
+            .get(index)
+            .map(|d| (d.weight, d.overloaded.load(Relaxed)))
     }
 }
 

@@ -10,7 +10,7 @@
 //! removed (upstream has no `upd_dest` for `dh`).
 
 use super::hash::{fold, hash_32_shr};
-use super::{Dests, SchedError, SchedInput, NO_DEST};
+use super::{available_at, Dests, SchedError, SchedInput, NO_DEST};
 
 /// Upstream's table size (`IP_VS_DH_TAB_BITS` = 8, not configurable).
 pub const DH_TABLE_SIZE: usize = 256;
@@ -21,16 +21,15 @@ pub(crate) fn table_bits(len: usize) -> Option<u32> {
     (len.is_power_of_two() && (2..=1 << 20).contains(&len)).then(|| len.trailing_zeros())
 }
 
-/// The server at table entry `v`, if any.
-pub(crate) fn bucket_dest<D: Dests + ?Sized>(
-    dests: &D,
-    v: u32,
-) -> Option<(usize, super::DestView)> {
+/// The server at table entry `v`, if any, and whether it is available
+/// ([`super::DestView::available`]).
+#[inline]
+pub(crate) fn bucket_dest<D: Dests + ?Sized>(dests: &D, v: u32) -> Option<(usize, bool)> {
     if v == NO_DEST {
         return None;
     }
     let i = v as usize;
-    dests.get(i).map(|d| (i, d))
+    available_at(dests, i).map(|a| (i, a))
 }
 
 /// The `dh` state: a bucket table over storage `T`.
@@ -68,8 +67,8 @@ impl<T: AsRef<[u32]> + AsMut<[u32]>> Dh<T> {
     #[inline(never)]
     pub fn schedule<D: Dests + ?Sized>(&self, dests: &D, input: &SchedInput) -> Option<usize> {
         let h = hash_32_shr(fold(input.daddr.af(), &input.daddr), self.shift) as usize;
-        let (i, d) = bucket_dest(dests, *self.table.as_ref().get(h)?)?;
-        d.available().then_some(i)
+        let (i, available) = bucket_dest(dests, *self.table.as_ref().get(h)?)?;
+        available.then_some(i)
     }
 
     /// The bucket table (server indices, [`NO_DEST`] for none).

@@ -12,11 +12,13 @@ pub fn schedule<D: Dests + ?Sized>(dests: &D) -> Option<usize> {
     // Weights compared as i32: a negative weight is never above 0.
     let mut hw = 0i32;
     for i in 0..dests.len() {
-        let Some(d) = dests.get(i) else { continue };
-        if d.weight > hw && !d.overloaded {
+        let Some((weight, overloaded)) = dests.weight_overloaded(i) else {
+            continue;
+        };
+        if weight > hw && !overloaded {
             cold_path();
             best = Some(i);
-            hw = d.weight;
+            hw = weight;
         }
     }
     best

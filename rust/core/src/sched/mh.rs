@@ -66,19 +66,47 @@ fn hashkey(af: Af, addr: &Addr, port: u16, key: [u64; 2], offset: u32) -> u32 {
     hsiphash_u32(key, v)
 }
 
-/// Index of the most significant set bit, 1-based (`fls`).
-/// `h % m` (0 for `m == 0`), by a constant for the default table size:
-/// the compiler turns that into multiplications, where a division by a
-/// variable costs tens of cycles.
-#[inline]
-fn rem(h: u32, m: u32) -> u32 {
-    if m == MH_TABLE_SIZE as u32 {
-        h % MH_TABLE_SIZE as u32
-    } else {
-        h.checked_rem(m).unwrap_or(0)
+/// `h % d` for a divisor fixed at table build time, without a division
+/// (upstream's divisor is a compile-time constant, which the compiler
+/// turns into multiplications; a division by a variable costs tens of
+/// cycles). Lemire, Kaser and Kurz, "Faster remainder by direct
+/// computation" (2019): with `m = floor((2^64 - 1) / d) + 1`, `h % d` is
+/// the high 64 bits of `(m * h mod 2^64) * d`, exact for every 32-bit `h`
+/// and `d >= 1` (for `d = 1`, `m` wraps to 0 and so does the result). The
+/// 64 x 32-bit high product is taken in 32-bit halves, without `u128`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FastRem {
+    m: u64,
+    d: u32,
+}
+
+impl FastRem {
+    /// `None` for `d == 0`.
+    const fn new(d: u32) -> Option<Self> {
+        if d == 0 {
+            return None;
+        }
+        Some(FastRem {
+            m: (u64::MAX / d as u64).wrapping_add(1),
+            d,
+        })
+    }
+
+    /// `h % d`.
+    #[inline]
+    fn rem(self, h: u32) -> u32 {
+        let low = self.m.wrapping_mul(u64::from(h));
+        let d = u64::from(self.d);
+        // low * d = (low_hi * 2^32 + low_lo) * d; its high 64 bits are
+        // (low_hi * d + (low_lo * d >> 32)) >> 32, and that sum is below
+        // (2^32 - 1)^2 + 2^32 < 2^64.
+        let lo = (low & 0xffff_ffff) * d;
+        let hi = (low >> 32) * d + (lo >> 32);
+        (hi >> 32) as u32
     }
 }
 
+/// Index of the most significant set bit, 1-based (`fls`).
 fn fls(x: u32) -> u32 {
     32 - x.leading_zeros()
 }
@@ -89,6 +117,9 @@ pub struct Mh<T> {
     af: Af,
     /// `IP_VS_MH_TAB_BITS`.
     bits: u32,
+    /// `% M` (the table length), `None` for an empty table (never: `new`
+    /// takes a prime length).
+    rem: Option<FastRem>,
 }
 
 impl<T: AsRef<[u32]> + AsMut<[u32]>> Mh<T> {
@@ -111,6 +142,7 @@ impl<T: AsRef<[u32]> + AsMut<[u32]>> Mh<T> {
             table,
             af,
             bits: (index as u32 + 8) / 2,
+            rem: FastRem::new(len as u32),
         };
         s.update(dests, scratch)?;
         Ok(s)
@@ -220,19 +252,16 @@ impl<T: AsRef<[u32]> + AsMut<[u32]>> Mh<T> {
             0
         };
         let table = self.table.as_ref();
-        let m = table.len() as u32;
-        if m == 0 {
-            return None;
-        }
-        let ihash = rem(hashkey(self.af, addr, port, KEY1, 0), m);
-        let (i, d) = bucket_dest(dests, *table.get(ihash as usize)?)?;
-        if d.available() {
+        let rem = self.rem?;
+        let ihash = rem.rem(hashkey(self.af, addr, port, KEY1, 0));
+        let (i, available) = bucket_dest(dests, *table.get(ihash as usize)?)?;
+        if available {
             return Some(i);
         }
         if input.svc_flags & SVC_F_SCHED_MH_FALLBACK == 0 {
             return None;
         }
-        self.fallback(dests, addr, port, ihash)
+        self.fallback(dests, rem, addr, port, ihash)
     }
 
     /// `ip_vs_mh_get_fallback` past its first slot: probe from `ihash` on.
@@ -242,21 +271,22 @@ impl<T: AsRef<[u32]> + AsMut<[u32]>> Mh<T> {
     fn fallback<D: Dests + ?Sized>(
         &self,
         dests: &D,
+        rem: FastRem,
         addr: &Addr,
         port: u16,
         ihash: u32,
     ) -> Option<usize> {
         let table = self.table.as_ref();
-        let m = table.len() as u32;
+        let m = rem.d;
         for offset in 0..m {
             // Both below m: one subtraction wraps the sum.
             let roffset = match offset + ihash {
                 r if r >= m => r - m,
                 r => r,
             };
-            let h = rem(hashkey(self.af, addr, port, KEY1, roffset), m);
-            let (i, d) = bucket_dest(dests, *table.get(h as usize)?)?;
-            if d.available() {
+            let h = rem.rem(hashkey(self.af, addr, port, KEY1, roffset));
+            let (i, available) = bucket_dest(dests, *table.get(h as usize)?)?;
+            if available {
                 return Some(i);
             }
         }
@@ -285,6 +315,38 @@ mod tests {
     use super::super::DestView;
     use super::*;
     use proptest::prelude::*;
+
+    /// `FastRem` is `%`: every table size, edge values of `h` and of the
+    /// divisor, and (below) any pair.
+    #[test]
+    fn fast_rem_is_rem() {
+        assert_eq!(FastRem::new(0), None);
+        let mut divisors: Vec<u32> = MH_PRIMES.iter().map(|&p| p as u32).collect();
+        divisors.extend([1, 2, 3, 7, 1 << 31, (1 << 31) + 1, u32::MAX - 1, u32::MAX]);
+        for d in divisors {
+            let r = FastRem::new(d).unwrap();
+            let mut hs = vec![0, 1, 2, u32::MAX, u32::MAX - 1, 1 << 31, (1 << 31) - 1];
+            for k in [1u32, 2, 3, 1000, u32::MAX / d] {
+                let base = d.wrapping_mul(k);
+                hs.extend([base.wrapping_sub(1), base, base.wrapping_add(1)]);
+            }
+            for h in hs {
+                assert_eq!(r.rem(h), h % d, "{h} % {d}");
+            }
+        }
+        // Every h for the default size's neighbourhood of wraps.
+        let r = FastRem::new(MH_TABLE_SIZE as u32).unwrap();
+        for h in (0..=u32::MAX).step_by(4093 * 7 + 1) {
+            assert_eq!(r.rem(h), h % MH_TABLE_SIZE as u32);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn fast_rem_any(h in any::<u32>(), d in 1u32..) {
+            prop_assert_eq!(FastRem::new(d).unwrap().rem(h), h % d);
+        }
+    }
 
     fn build(dests: &[DestView], m: usize) -> Mh<Vec<u32>> {
         let mut scratch = vec![0; dests.len()];

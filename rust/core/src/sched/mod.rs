@@ -184,33 +184,71 @@ pub trait Dests {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// The weight and the overload flag of the server at `index`, `None`
+    /// past the end: `get(index).map(|d| (d.weight, d.overloaded))`, all
+    /// that `rr`, `wrr`, `dh`, `sh`, `mh` and `fo` read of a server per
+    /// decision. Implementations whose `get` assembles a [`DestView`] from
+    /// several places (counters, address) should read just these two
+    /// fields here: upstream's schedulers read just these.
+    #[inline]
+    fn weight_overloaded(&self, index: usize) -> Option<(i32, bool)> {
+        self.get(index).map(|d| (d.weight, d.overloaded))
+    }
 }
 
 impl Dests for [DestView] {
+    #[inline]
     fn len(&self) -> usize {
         <[DestView]>::len(self)
     }
+    #[inline]
     fn get(&self, index: usize) -> Option<DestView> {
         <[DestView]>::get(self, index).copied()
+    }
+    #[inline]
+    fn weight_overloaded(&self, index: usize) -> Option<(i32, bool)> {
+        <[DestView]>::get(self, index).map(|d| (d.weight, d.overloaded))
     }
 }
 
 impl<const N: usize> Dests for [DestView; N] {
+    #[inline]
     fn len(&self) -> usize {
         N
     }
+    #[inline]
     fn get(&self, index: usize) -> Option<DestView> {
         self.as_slice().get(index).copied()
+    }
+    #[inline]
+    fn weight_overloaded(&self, index: usize) -> Option<(i32, bool)> {
+        self.as_slice().weight_overloaded(index)
     }
 }
 
 impl<D: Dests + ?Sized> Dests for &D {
+    #[inline]
     fn len(&self) -> usize {
         (**self).len()
     }
+    #[inline]
     fn get(&self, index: usize) -> Option<DestView> {
         (**self).get(index)
     }
+    #[inline]
+    fn weight_overloaded(&self, index: usize) -> Option<(i32, bool)> {
+        (**self).weight_overloaded(index)
+    }
+}
+
+/// Whether the server at `index` may take new connections
+/// ([`DestView::available`]: weight above 0, not overloaded), `None` past
+/// the end. Reads only [`Dests::weight_overloaded`].
+#[inline]
+pub(crate) fn available_at<D: Dests + ?Sized>(dests: &D, index: usize) -> Option<bool> {
+    dests
+        .weight_overloaded(index)
+        .map(|(weight, overloaded)| weight > 0 && !overloaded)
 }
 
 /// Marks the branch that calls it as rarely taken (stable stand-in for
@@ -615,14 +653,27 @@ impl<S: Storage> SchedState<S> {
 
     /// Picks the real server for a new connection (upstream's `schedule`):
     /// its index in `dests`, or `None` if no server is available.
-    #[inline]
+    ///
+    /// One flat `match` (one jump through a table, then a direct call),
+    /// inlined into the caller: upstream pays one indirect call
+    /// (`svc->scheduler->schedule`) here.
+    #[inline(always)]
     pub fn schedule<D: Dests + ?Sized>(&mut self, dests: &D, input: &SchedInput) -> Option<usize> {
         match self {
             SchedState::Rr(s) => s.schedule(dests),
             SchedState::Wrr(s) => s.schedule(dests),
+            SchedState::Lc => lc::schedule(dests),
+            SchedState::Wlc => wlc::schedule(dests),
+            SchedState::Sed => sed::schedule(dests),
+            SchedState::Nq => nq::schedule(dests),
             SchedState::Lblc(s) => s.schedule(dests, input),
             SchedState::Lblcr(s) => s.schedule(dests, input),
-            _ => self.schedule_shared(dests, input).unwrap_or(None),
+            SchedState::Dh(s) => s.schedule(dests, input),
+            SchedState::Sh(s) => s.schedule(dests, input),
+            SchedState::Mh(s) => s.schedule(dests, input),
+            SchedState::Fo => fo::schedule(dests),
+            SchedState::Ovf => ovf::schedule(dests),
+            SchedState::Twos => twos::schedule(dests, input.random),
         }
     }
 

@@ -11,29 +11,42 @@
 //! continues with the server that followed the removed one; this is
 //! reproduced.
 
-use super::{DestChange, Dests};
+use super::{available_at, DestChange, Dests};
 
-/// The round-robin cursor: the index of the last chosen server, `None`
-/// for upstream's "list head" (nothing chosen yet).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Upstream's "list head" as a cursor value: nothing chosen yet. Never
+/// an index (a list would need `usize::MAX + 1` servers), and the one
+/// after it is index 0, as the one after the list head is the first
+/// server.
+const HEAD: usize = usize::MAX;
+
+/// The round-robin cursor: the index of the last chosen server, or
+/// upstream's "list head" (nothing chosen yet).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rr {
-    cursor: Option<usize>,
+    /// The last chosen server's index, or [`HEAD`].
+    last: usize,
+}
+
+impl Default for Rr {
+    fn default() -> Self {
+        Rr::new()
+    }
 }
 
 impl Rr {
     /// A fresh cursor at the list head (upstream's `init_service`).
     pub const fn new() -> Self {
-        Rr { cursor: None }
+        Rr { last: HEAD }
     }
 
     /// The next available server after the last chosen one.
     #[inline(never)]
     pub fn schedule<D: Dests + ?Sized>(&mut self, dests: &D) -> Option<usize> {
-        // The usual case: an available server after the cursor.
-        let start = self.cursor.map_or(0, |c| c.saturating_add(1));
-        if let Some(i) = (start..dests.len()).find(|&i| dests.get(i).is_some_and(|d| d.available()))
-        {
-            self.cursor = Some(i);
+        // The usual case: an available server after the cursor (from
+        // index 0 at the head: HEAD + 1 wraps to 0).
+        let start = self.last.wrapping_add(1);
+        if let Some(i) = (start..dests.len()).find(|&i| available_at(dests, i) == Some(true)) {
+            self.last = i;
             return Some(i);
         }
         self.schedule_wrapping(dests)
@@ -48,7 +61,7 @@ impl Rr {
         if n == 0 {
             return None;
         }
-        let start = match self.cursor {
+        let start = match self.cursor() {
             None => 0,
             Some(c) => match c.saturating_add(1) {
                 s if s < n => s,
@@ -57,22 +70,22 @@ impl Rr {
         };
         // From the one after the cursor to the end, then from the start up
         // to the cursor itself.
-        let available = |i: &usize| dests.get(*i).is_some_and(|d| d.available());
+        let available = |i: &usize| available_at(dests, *i) == Some(true);
         let found = (start..n)
             .find(available)
             .or_else(|| (0..start).find(available));
-        if found.is_some() {
-            self.cursor = found;
+        if let Some(i) = found {
+            self.last = i;
         }
         found
     }
 
     /// Keeps the cursor on the same server across a list change.
     pub fn update(&mut self, change: DestChange) {
-        let Some(c) = self.cursor else {
+        let Some(c) = self.cursor() else {
             return;
         };
-        self.cursor = match change {
+        let cursor = match change {
             // Upstream rr has no add_dest: the pointer stays on its
             // server, whose index moves up if the new one went before it.
             DestChange::Added(i) if i <= c => c.checked_add(1),
@@ -83,11 +96,12 @@ impl Rr {
             DestChange::Reset => None,
             _ => Some(c),
         };
+        self.last = cursor.unwrap_or(HEAD);
     }
 
-    /// The index of the last chosen server.
+    /// The index of the last chosen server, `None` at the list head.
     pub fn cursor(&self) -> Option<usize> {
-        self.cursor
+        (self.last != HEAD).then_some(self.last)
     }
 }
 

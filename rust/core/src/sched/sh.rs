@@ -89,8 +89,8 @@ impl<T: AsRef<[u32]> + AsMut<[u32]>> Sh<T> {
         let f = fold(addr.af(), addr);
         let table = self.table.as_ref();
         let ihash = self.bucket(f, port, 0);
-        let (i, d) = bucket_dest(dests, *table.get(ihash)?)?;
-        if d.available() {
+        let (i, available) = bucket_dest(dests, *table.get(ihash)?)?;
+        if available {
             return Some(i);
         }
         if input.svc_flags & SVC_F_SCHED_SH_FALLBACK == 0 {
@@ -116,8 +116,8 @@ impl<T: AsRef<[u32]> + AsMut<[u32]>> Sh<T> {
             // The size is a power of two (see `new`).
             let roffset = (offset + ihash) & (size - 1);
             let h = self.bucket(f, port, roffset as u32);
-            let (i, d) = bucket_dest(dests, *table.get(h)?)?;
-            if d.available() {
+            let (i, available) = bucket_dest(dests, *table.get(h)?)?;
+            if available {
                 return Some(i);
             }
         }

@@ -94,14 +94,24 @@ impl Wrr {
         }
         // Upstream's first pass: from after the last choice to the end of
         // the list, at the current level. It usually finds a server.
-        let start = self.cl.map_or(0, |p| p.saturating_add(1));
-        for i in start..dests.len() {
-            if let Some(d) = dests.get(i) {
-                if !d.overloaded && i64::from(d.weight()) >= self.cw {
-                    self.cl = Some(i);
-                    return Some(i);
-                }
-            }
+        // An index is below usize::MAX (a list cannot hold usize::MAX + 1
+        // servers): adding 1 never wraps.
+        let start = self.cl.map_or(0, |p| p.wrapping_add(1));
+        // `mw` is at least 1 here, and so is `cw`: it starts at `mw`,
+        // `next_levels` lowers it to no less than 1 or resets it to `mw`,
+        // and `update` maps a `cw` of 1 or more to 1 or more (`(cw / di) *
+        // di + 1`) or sets it to `mw` (0 only while `mw` is). So a
+        // negative weight fails the comparison as the 0 it stands for,
+        // without clamping (the tests check the invariant).
+        let cw = self.cw;
+        let found = (start..dests.len()).find(|&i| {
+            dests
+                .weight_overloaded(i)
+                .is_some_and(|(weight, overloaded)| !overloaded && i64::from(weight) >= cw)
+        });
+        if let Some(i) = found {
+            self.cl = Some(i);
+            return Some(i);
         }
         self.next_levels(dests)
     }
@@ -166,8 +176,8 @@ impl Wrr {
             }
             // A pass from the head of the list.
             for i in 0..n {
-                if let Some(d) = dests.get(i) {
-                    if !d.overloaded && i64::from(d.weight()) >= self.cw {
+                if let Some((weight, overloaded)) = dests.weight_overloaded(i) {
+                    if !overloaded && i64::from(weight.max(0)) >= self.cw {
                         self.cl = Some(i);
                         return Some(i);
                     }
@@ -308,11 +318,13 @@ mod tests {
 
     proptest! {
         /// Same choices and same state as the literal transcription, under
-        /// overloads and list changes.
+        /// overloads, list changes and negative weights (read as 0); and
+        /// `cw` never below 1 while `mw` is positive (what `schedule`'s
+        /// first pass relies on to compare raw weights).
         #[test]
         fn matches_upstream_transcription(
             steps in proptest::collection::vec(
-                (proptest::collection::vec((0i32..7, proptest::bool::weighted(0.3)), 0..6),
+                (proptest::collection::vec((-2i32..7, proptest::bool::weighted(0.3)), 0..6),
                  any::<bool>(), 1usize..12),
                 1..6),
         ) {
@@ -335,9 +347,11 @@ mod tests {
                     }
                 }
                 let (f, s) = (fast.as_mut().unwrap(), slow.as_mut().unwrap());
+                prop_assert!(f.mw <= 0 || f.cw >= 1, "{:?}", f);
                 for _ in 0..calls {
                     prop_assert_eq!(f.schedule(&dests[..]), reference(s, &dests));
                     prop_assert_eq!(*f, *s);
+                    prop_assert!(f.mw <= 0 || f.cw >= 1, "{:?}", f);
                 }
             }
         }
