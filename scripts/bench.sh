@@ -54,20 +54,7 @@ measure() {
 	# leaves KVM runs alone (icount needs TCG).
 	icount=${BENCH_ICOUNT:-1}
 	if [ "$icount" = 1 ]; then
-		qemu=$(command -v qemu-system-x86_64) || die "qemu-system-x86_64 not found"
-		mkdir -p "$raw/qemu"
-		cat >"$raw/qemu/qemu-system-x86_64" <<-EOF
-	#!/bin/sh
-	# Written by scripts/bench.sh: QEMU with the guest clock driven by the
-	# guest's instruction count (TCG only).
-	case " \$* " in
-	*kvm* | *" --version "* | *" -version "*) exec "$qemu" "\$@" ;;
-	esac
-	echo "\$*" >"$REPO/$raw/qemu/icount-used"
-	exec "$qemu" -icount shift=0,sleep=off "\$@"
-	EOF
-		chmod +x "$raw/qemu/qemu-system-x86_64"
-		export PATH="$REPO/$raw/qemu:$PATH"
+		icount_qemu_wrapper "$REPO/$raw/qemu"
 	fi
 	log "boot the VM: upstream ip_vs, then ipvs_rs (VM_MEMORY=$VM_MEMORY VM_CPUS=$VM_CPUS)"
 	set +e

@@ -130,11 +130,6 @@ void ipvs_rs_proc_remove(struct net *net)
 	remove_proc_entry("ip_vs", net->proc_net);
 }
 
-unsigned int ipvs_rs_hz(void)
-{
-	return HZ;
-}
-
 /*
  * --- netfilter hooks: the same places and priorities as upstream IPVS
  * (net/netfilter/ipvs/ip_vs_core.c, ip_vs_ops4[]) ---
@@ -629,11 +624,6 @@ void ipvs_rs_local_bh_disable(void)
 void ipvs_rs_local_bh_enable(void)
 {
 	local_bh_enable();
-}
-
-unsigned long ipvs_rs_jiffies(void)
-{
-	return READ_ONCE(jiffies);
 }
 
 void ipvs_rs_timer_setup(struct timer_list *timer,

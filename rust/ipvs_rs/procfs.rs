@@ -34,8 +34,7 @@ impl fmt::Write for SeqWriter {
 fn show(w: &mut SeqWriter, st: &NetState, which: u32) -> fmt::Result {
     match which {
         bindings::ipvs_rs_proc_file_IPVS_RS_PROC_INFO => {
-            // SAFETY: reads a constant.
-            let hz = unsafe { bindings::ipvs_rs_hz() };
+            let hz = crate::kbind::rcu::hz();
             procfs::ip_vs_header(w, IPVS_VERSION_CODE, st.conn_tab_size)?;
             let services = st.services.lock();
             for svc in services.list.iter() {

@@ -69,15 +69,17 @@ impl Drop for BhGuard {
 }
 
 /// The current jiffies.
+#[inline]
 pub fn jiffies() -> u64 {
-    // SAFETY: plain read.
-    unsafe { bindings::ipvs_rs_jiffies() as u64 }
+    // SAFETY: `jiffies` is the kernel's exported tick counter, always
+    // mapped; a volatile word-sized read is the kernel's READ_ONCE.
+    unsafe { core::ptr::read_volatile(&raw const kernel::bindings::jiffies) as u64 }
 }
 
 /// The kernel's HZ.
+#[inline]
 pub fn hz() -> u32 {
-    // SAFETY: reads a constant.
-    unsafe { bindings::ipvs_rs_hz() }
+    kernel::bindings::CONFIG_HZ
 }
 
 /// A random u64 (`get_random_u64`).

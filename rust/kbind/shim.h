@@ -53,7 +53,6 @@ enum ipvs_rs_proc_file {
 };
 int ipvs_rs_proc_create(struct net *net);
 void ipvs_rs_proc_remove(struct net *net);
-unsigned int ipvs_rs_hz(void);
 
 /* --- wrappers of static inline kernel helpers --- */
 void **ipvs_rs_net_slot(const struct net *net);
@@ -162,7 +161,6 @@ void ipvs_rs_rcu_read_lock(void);
 void ipvs_rs_rcu_read_unlock(void);
 void ipvs_rs_local_bh_disable(void);
 void ipvs_rs_local_bh_enable(void);
-unsigned long ipvs_rs_jiffies(void);
 void ipvs_rs_timer_setup(struct timer_list *timer,
 			 void (*fn)(struct timer_list *));
 u32 ipvs_rs_random_u32(void);

@@ -268,6 +268,7 @@ pub struct BindCounts {
 
 impl BindCounts {
     /// Binding a connection with these (bound) flags.
+    #[inline]
     pub fn bind(conn_flags: u32) -> BindCounts {
         if conn_flags & flags::TEMPLATE != 0 {
             BindCounts {
@@ -284,6 +285,7 @@ impl BindCounts {
     }
 
     /// Unbinding a connection with these (current) flags.
+    #[inline]
     pub fn unbind(conn_flags: u32) -> BindCounts {
         let b = BindCounts::bind(conn_flags);
         BindCounts {

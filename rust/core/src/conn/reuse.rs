@@ -110,6 +110,7 @@ pub fn existing(c: &ExistingConn) -> Existing {
 /// Whether a real server is overloaded after a connection was bound to
 /// it: `total` its active plus inactive connections after binding,
 /// `u_thresh` its upper threshold, `was` its previous state.
+#[inline]
 pub fn overloaded_after_bind(total: u64, u_thresh: u32, was: bool) -> bool {
     was || (u_thresh != 0 && total >= u64::from(u_thresh))
 }
@@ -117,6 +118,7 @@ pub fn overloaded_after_bind(total: u64, u_thresh: u32, was: bool) -> bool {
 /// Whether a real server is still overloaded after a connection was
 /// unbound: below the lower threshold clears it, or without one below
 /// three quarters of the upper threshold; without thresholds never.
+#[inline]
 pub fn overloaded_after_unbind(total: u64, u_thresh: u32, l_thresh: u32, was: bool) -> bool {
     if l_thresh != 0 {
         was && total >= u64::from(l_thresh)
