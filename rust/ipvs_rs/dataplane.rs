@@ -145,11 +145,27 @@ pub(crate) fn request(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
     };
     let conn = match found {
         Some(c) => c,
-        None => match schedule(st, &mut skb, &info, false) {
-            Ok(c) => c,
-            Err(v) => return v,
-        },
+        None => {
+            // SYNPROXY (synproxy.rs): cookie SYN-ACKs, validated ACKs.
+            if proto == Protocol::Tcp {
+                skb = match crate::synproxy::no_conn(st, net, skb, &info) {
+                    Ok(s) => s,
+                    Err(v) => return v,
+                };
+            }
+            match schedule(st, &mut skb, &info, false) {
+                Ok(c) => c,
+                Err(v) => return v,
+            }
+        }
     };
+    // SYNPROXY (synproxy.rs): held while waiting, or translated.
+    if proto == Protocol::Tcp && conn.ext().is_some() {
+        skb = match crate::synproxy::to_server(st, conn, skb, &info) {
+            Ok(s) => s,
+            Err(v) => return v,
+        };
+    }
     let bytes = skb.len();
     let dir = Direction::Input;
     if !conn.packet(dir, l4(&mut skb, &info), &timeouts) {
@@ -413,6 +429,12 @@ pub(crate) fn reply(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
             &info.saddr,
             info.sport,
         ) {
+            // SYNPROXY (synproxy.rs): the server's SYN-ACK, translation.
+            if proto == Protocol::Tcp && c.ext().is_some() {
+                if let Some(v) = crate::synproxy::from_server(st, net, c, &mut skb, &info) {
+                    return v;
+                }
+            }
             return xmit::fnat_reply(st, skb, net, c, &info);
         }
     }
@@ -421,6 +443,12 @@ pub(crate) fn reply(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
     };
     if conn.fwd != FwdMethod::Masq {
         return Verdict::Accept;
+    }
+    // SYNPROXY (synproxy.rs): the server's SYN-ACK, translation.
+    if proto == Protocol::Tcp && conn.ext().is_some() {
+        if let Some(v) = crate::synproxy::from_server(st, net, conn, &mut skb, &info) {
+            return v;
+        }
     }
     let timeouts = st.timeouts.get();
     let bytes = skb.len();
