@@ -161,7 +161,7 @@ pub(crate) fn request(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
     };
     // SYNPROXY (synproxy.rs): held while waiting, or translated.
     if proto == Protocol::Tcp && conn.ext().is_some() {
-        skb = match crate::synproxy::to_server(st, conn, skb, &info) {
+        skb = match crate::synproxy::to_server(st, net, conn, skb, &info) {
             Ok(s) => s,
             Err(v) => return v,
         };

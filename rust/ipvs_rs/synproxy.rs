@@ -717,9 +717,11 @@ fn open(
 
 /// A client packet of a connection (`dataplane::request`, before the
 /// state machine and the forwarding method). `Ok(skb)`: forward it (now
-/// translated); `Err(verdict)`: held or dropped.
+/// translated); `Err(verdict)`: held, dropped, or (a reset while
+/// waiting) sent and the connection expired.
 pub(crate) fn to_server(
     st: &NetState,
+    net: NetRef<'_>,
     conn: &Conn,
     mut skb: SkBuff,
     info: &PacketInfo,
@@ -755,9 +757,13 @@ pub(crate) fn to_server(
                 }
                 WaitAction::Reset => {
                     // The server saw only our SYN, with the client's own
-                    // numbers: the reset goes as it is.
+                    // numbers: the reset goes as it is, and the entry
+                    // goes now (the held packet with it).
                     g.phase = Phase::Closed;
-                    return Ok(skb);
+                    drop(g);
+                    forward(skb, net, conn, info);
+                    conn.expire_now();
+                    return Err(Verdict::Stolen);
                 }
             }
         }
