@@ -37,11 +37,15 @@ rsns() { echo "${RS_NS[$(($1 - 1))]}"; }
 ip -n "$director" route add default via $CLIENT_IP
 LADDR=$DIR_RS_IP
 
+# The servers wait up to 5 s for their answer after the client's FIN (the
+# client half-closes at once; through SYNPROXY that FIN reaches the server
+# with the end of its handshake, and socat's default 0.5 s is short for a
+# fork and exec under TCG).
 for i in $(seq $N); do
-	bg ip netns exec "$(rsns "$i")" socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:"echo rs$i"
+	bg ip netns exec "$(rsns "$i")" socat -t 5 TCP-LISTEN:80,fork,reuseaddr SYSTEM:"echo rs$i"
 	bg ip netns exec "$(rsns "$i")" socat TCP-LISTEN:81,fork,reuseaddr EXEC:cat
-	bg ip netns exec "$(rsns "$i")" socat TCP-LISTEN:82,fork,reuseaddr SYSTEM:"echo rs$i"
-	bg ip netns exec "$(rsns "$i")" socat TCP-LISTEN:85,fork,reuseaddr SYSTEM:"echo rs$i"
+	bg ip netns exec "$(rsns "$i")" socat -t 5 TCP-LISTEN:82,fork,reuseaddr SYSTEM:"echo rs$i"
+	bg ip netns exec "$(rsns "$i")" socat -t 5 TCP-LISTEN:85,fork,reuseaddr SYSTEM:"echo rs$i"
 	# SYNs from anyone but the client and the FULLNAT local address
 	# (spoofed), per port; and everything to port 85.
 	rs "$i" nft -f - <<-EOF
@@ -178,7 +182,7 @@ check "plain service: the flood fills the connection table" test "$plain" -ge 50
 check "plain service: the real servers get the spoofed SYNs" test "$(sum_counter spoof82)" -ge 500
 
 # --- nftables synproxy (on rs1, port 84) as the reference.
-bg ip netns exec "$(rsns 1)" socat TCP-LISTEN:84,fork,reuseaddr SYSTEM:"echo nft"
+bg ip netns exec "$(rsns 1)" socat -t 5 TCP-LISTEN:84,fork,reuseaddr SYSTEM:"echo nft"
 rs 1 nft -f - <<-EOF
 table ip sp {
 	counter spoof84 {}
@@ -235,16 +239,30 @@ check "the client's RST removed the entry" wait_for 5 conns_is 85 0
 # the client's own stack must not reset the connection it does not know).
 cli nft add table ip norst
 cli nft add chain ip norst out '{ type filter hook output priority 0; }'
-cli nft add rule ip norst out tcp sport 40001 tcp flags rst drop
+cli nft add rule ip norst out tcp sport 40001-40003 tcp flags rst drop
 storm0=$(stat synproxy_ack_storm)
 held0=$(stat synproxy_held_drops)
-check_eq "raw handshake: a cookie SYN-ACK (window 0)" "synack ok" \
+check_eq "raw handshake: a cookie SYN-ACK (window 0)" "synack window 0" \
 	"$(cli python3 "$here/py/synproxy_handshake.py" $CLIENT_IP $VIP 85 40001 15 5)"
 sleep 1
 # The ACK is held; its 10th to 15th repeat are the storm; the first data
 # segment replaces the held ACK, the 4 others find no room.
 check_eq "ACK storm: repeats from the threshold on dropped, counted" 6 $(($(stat synproxy_ack_storm) - storm0))
 check_eq "held-packet drops counted" 4 $(($(stat synproxy_held_drops) - held0))
+
+# --- synproxy_defer: a pure ACK opens nothing; the first data does.
+dir sysctl -qw net.ipv4.vs.synproxy_defer=1
+valid0=$(stat synproxy_ack_valid)
+conns0=$(conns 85)
+check_eq "defer: the SYN-ACK opens a window of one MSS" "synack window 1452" \
+	"$(cli python3 "$here/py/synproxy_handshake.py" $CLIENT_IP $VIP 85 40002 0 0)"
+sleep 1
+check_eq "defer: a pure ACK opens no connection" "$conns0 $valid0" "$(conns 85) $(stat synproxy_ack_valid)"
+check_eq "defer: the client's data opens it" "$((conns0 + 1)) $((valid0 + 1))" \
+	"$(cli python3 "$here/py/synproxy_handshake.py" $CLIENT_IP $VIP 85 40003 0 1 >/dev/null; sleep 1; echo "$(conns 85) $(stat synproxy_ack_valid)")"
+got=$(for _ in 1 2; do get $VIP:80; done | sort -u | tr '\n' ' ')
+check_eq "defer: requests answered" "rs1 rs2 " "$got"
+dir sysctl -qw net.ipv4.vs.synproxy_defer=0
 
 # --- ipvsctl stats, save and restore.
 stats=$(dir ipvsctl stats)

@@ -7,7 +7,8 @@ director does while it waits for the real server.
 Sends a SYN (MSS 1460) from SRC:SPORT to DST:PORT, reads the director's
 SYN-ACK, answers it with the ACK (cookie + 1), then DUPS copies of that
 ACK, then DATA segments with 10 bytes each (all at ISN + 1), and prints
-"synack ok" when the SYN-ACK came (and was a cookie SYN-ACK: window 0).
+"synack window N" with the SYN-ACK's window (0 for a cookie SYN-ACK
+without synproxy_defer), or "no synack".
 
 usage: synproxy_handshake.py SRC DST PORT SPORT DUPS DATA
 """
@@ -56,10 +57,7 @@ def main():
         psport, pdport, seq, ack, _, flags, win = struct.unpack("!HHIIBBH", tcp[:16])
         if psport != port or pdport != sport or flags & 0x12 != 0x12 or ack != (isn + 1) & 0xFFFFFFFF:
             continue
-        if win != 0:
-            print(f"synack window {win}")
-            return 1
-        print("synack ok")
+        print(f"synack window {win}")
         a = segment(src, dst, sport, port, (isn + 1) & 0xFFFFFFFF, (seq + 1) & 0xFFFFFFFF, 0x10)
         for _ in range(1 + dups):
             s.sendto(a, (dst, 0))
