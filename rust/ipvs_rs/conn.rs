@@ -111,6 +111,10 @@ pub(crate) struct Conn {
     /// When the connection expires (jiffies): the timer fires at or
     /// before it (see `rearm`).
     deadline: AtomicU64,
+    /// Per-connection extension state (SYNPROXY, sequence adjustment),
+    /// allocated only for connections that need it, freed with the
+    /// connection (`synproxy.rs`).
+    ext: AtomicPtr<crate::synproxy::ConnExt>,
     timer: Opaque<bindings::timer_list>,
     rcu: Opaque<bindings::callback_head>,
 }
@@ -127,7 +131,52 @@ unsafe impl Send for Conn {}
 // SAFETY: as above; shared access goes through atomics.
 unsafe impl Sync for Conn {}
 
+impl Drop for Conn {
+    fn drop(&mut self) {
+        let p = *self.ext.get_mut();
+        if !p.is_null() {
+            // SAFETY: set once by set_ext() from ConnExt::into_raw; the
+            // connection is being freed, so nothing else can reach it.
+            unsafe { crate::synproxy::ConnExt::free(p) };
+        }
+    }
+}
+
 impl Conn {
+    /// The extension state, if the connection has one.
+    pub(crate) fn ext(&self) -> Option<&crate::synproxy::ConnExt> {
+        // SAFETY: set once (set_ext) and freed only with the connection.
+        unsafe { self.ext.load(Ordering::Acquire).as_ref() }
+    }
+
+    /// Attaches the extension state (once): false, and `ext` freed, if
+    /// there is one already.
+    ///
+    /// # Safety
+    ///
+    /// `ext` comes from `ConnExt::into_raw` and is not used by the caller
+    /// afterwards.
+    pub(crate) unsafe fn set_ext(&self, ext: *mut crate::synproxy::ConnExt) -> bool {
+        match self.ext.compare_exchange(
+            core::ptr::null_mut(),
+            ext,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => true,
+            Err(_) => {
+                // SAFETY: the caller gave it to us.
+                unsafe { crate::synproxy::ConnExt::free(ext) };
+                false
+            }
+        }
+    }
+
+    /// Re-arms the timer `secs` from now (SYNPROXY retransmissions).
+    pub(crate) fn retimer(&self, secs: u32) {
+        self.rearm(secs);
+    }
+
     /// State name and expiry, for `/proc/net/ip_vs_conn`.
     pub(crate) fn state(&self) -> (ConnState, u32) {
         let (raw, flags) = unpack(self.packed.load(Ordering::Relaxed));
@@ -268,7 +317,7 @@ impl Conn {
     }
 
     /// Whether lookups may return it.
-    fn live(&self) -> bool {
+    pub(crate) fn live(&self) -> bool {
         self.packed.load(Ordering::Relaxed) & (DEAD | EXPIRING) == 0
     }
 
@@ -596,6 +645,7 @@ impl ConnTable {
                 next: AtomicPtr::new(core::ptr::null_mut()),
                 next_out: AtomicPtr::new(core::ptr::null_mut()),
                 deadline: AtomicU64::new(0),
+                ext: AtomicPtr::new(core::ptr::null_mut()),
                 timer: Opaque::uninit(),
                 rcu: Opaque::uninit(),
             },
@@ -793,6 +843,10 @@ unsafe extern "C" fn conn_timer_expired(timer: *mut bindings::timer_list) {
     // SAFETY: the connection is alive: it is freed only after its owner
     // unlinked it and (for namespace exit) waited for this callback.
     let conn = unsafe { &*raw };
+    // SYNPROXY: still waiting for the real server: the SYN goes again.
+    if crate::synproxy::timer(conn) {
+        return;
+    }
     // Packets moved the deadline on without touching the timer: wait for
     // the rest (unless expire_now() or namespace exit asked for the end).
     let at = conn.deadline.load(Ordering::Relaxed);

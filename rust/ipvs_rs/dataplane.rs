@@ -133,6 +133,20 @@ fn look(skb: &mut SkBuff) -> Look {
     })
 }
 
+/// The transport header on of a packet parsed as `info` (as far as
+/// linear; empty if not).
+pub(crate) fn l4<'a>(skb: &'a mut SkBuff, info: &PacketInfo) -> &'a [u8] {
+    let len = skb.len().min(HEADERS);
+    skb.header(len)
+        .and_then(|b| b.get(info.l4_off..))
+        .unwrap_or(&[])
+}
+
+/// The state-machine event of a TCP packet parsed as `info`.
+pub(crate) fn tcp_event(skb: &mut SkBuff, info: &PacketInfo) -> Option<Event> {
+    Event::parse(Protocol::Tcp, l4(skb, info))
+}
+
 /// The IP protocol of a packet, if it has a plausible IPv4 header.
 pub(crate) fn ip_proto(skb: &mut SkBuff) -> Option<u8> {
     let h = skb.header(packet::ipv4::IPV4_MIN_HLEN)?;
@@ -200,13 +214,30 @@ fn request(mut skb: SkBuff, net: NetRef<'_>, local: bool) -> Verdict {
     };
     let conn = match found {
         Some(c) => c,
-        None => match schedule(st, &mut skb, info, Some(pkt.chunk)) {
-            Ok(c) => c,
-            Err(v) => return v,
-        },
+        None => {
+            // SYNPROXY (synproxy.rs): cookie SYN-ACKs, validated ACKs.
+            if proto == Protocol::Tcp {
+                skb = match crate::synproxy::no_conn(st, net, skb, info) {
+                    Ok(s) => s,
+                    Err(v) => return v,
+                };
+            }
+            match schedule(st, &mut skb, info, Some(pkt.chunk)) {
+                Ok(c) => c,
+                Err(v) => return v,
+            }
+        }
     };
     if local {
         conn.mark_local_client();
+    }
+    // SYNPROXY (synproxy.rs): held while waiting, or translated in place
+    // (lengths and the parse stay as they were).
+    if proto == Protocol::Tcp && conn.ext().is_some() {
+        skb = match crate::synproxy::to_server(st, net, conn, skb, info) {
+            Ok(s) => s,
+            Err(v) => return v,
+        };
     }
     let timeouts = st.timeouts.get();
     if !conn.packet(Direction::Input, pkt.event, &timeouts) {
@@ -543,6 +574,12 @@ fn reply(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
             &info.saddr,
             info.sport,
         ) {
+            // SYNPROXY (synproxy.rs): the server's SYN-ACK, translation.
+            if proto == Protocol::Tcp && c.ext().is_some() {
+                if let Some(v) = crate::synproxy::from_server(st, net, c, &mut skb, info) {
+                    return v;
+                }
+            }
             return xmit::fnat_reply(st, skb, net, c, &pkt);
         }
     }
@@ -558,6 +595,12 @@ fn reply(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
     };
     if conn.fwd != FwdMethod::Masq {
         return Verdict::Accept;
+    }
+    // SYNPROXY (synproxy.rs): the server's SYN-ACK, translation.
+    if proto == Protocol::Tcp && conn.ext().is_some() {
+        if let Some(v) = crate::synproxy::from_server(st, net, conn, &mut skb, info) {
+            return v;
+        }
     }
     let timeouts = st.timeouts.get();
     conn.packet(Direction::Output, pkt.event, &timeouts);

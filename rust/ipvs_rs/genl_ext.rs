@@ -59,7 +59,7 @@ fn too_big(_: WriteError) -> CmdError {
     CmdError(errno(bindings::EMSGSIZE), c"ipvs_rs: reply too large")
 }
 
-const ENTRY_MAX: usize = 256;
+const ENTRY_MAX: usize = 512;
 
 fn doit(req: &mut Request<'_>) -> core::result::Result<(), CmdError> {
     let st = NetState::get(req.net()).ok_or(CmdError(
@@ -87,6 +87,9 @@ fn doit(req: &mut Request<'_>) -> core::result::Result<(), CmdError> {
         }
         cmd::SET_SVC => {
             let ext = decode_svc_ext(a.svc_ext, svc.ext())?;
+            if ext.synproxy {
+                crate::synproxy::check_service(&svc)?;
+            }
             svc.set_ext(ext);
         }
         cmd::GET_SVC => {

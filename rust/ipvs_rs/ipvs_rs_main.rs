@@ -43,6 +43,7 @@ mod persist;
 mod procfs;
 mod services;
 mod stats;
+mod synproxy;
 mod sysctl;
 mod xmit;
 

@@ -682,6 +682,34 @@ static const struct ctl_table ipvs_rs_sysctl_template[IPVS_RS_SYSCTL_COUNT] = {
 	[IPVS_RS_SYSCTL_LBLCR_EXPIRATION] = {
 		.procname = "lblcr_expiration", .maxlen = sizeof(int),
 		.mode = 0644, .proc_handler = proc_dointvec_jiffies },
+	/* SYNPROXY: ranges are enforced where Rust reads the values. */
+	[IPVS_RS_SYSCTL_SYNPROXY_INIT_MSS] = {
+		.procname = "synproxy_init_mss", .maxlen = sizeof(int),
+		.mode = 0644, .proc_handler = proc_dointvec },
+	[IPVS_RS_SYSCTL_SYNPROXY_SACK] = {
+		.procname = "synproxy_sack", .maxlen = sizeof(int),
+		.mode = 0644, .proc_handler = proc_dointvec },
+	[IPVS_RS_SYSCTL_SYNPROXY_WSCALE] = {
+		.procname = "synproxy_wscale", .maxlen = sizeof(int),
+		.mode = 0644, .proc_handler = proc_dointvec },
+	[IPVS_RS_SYSCTL_SYNPROXY_TIMESTAMP] = {
+		.procname = "synproxy_timestamp", .maxlen = sizeof(int),
+		.mode = 0644, .proc_handler = proc_dointvec },
+	[IPVS_RS_SYSCTL_SYNPROXY_SYNACK_TTL] = {
+		.procname = "synproxy_synack_ttl", .maxlen = sizeof(int),
+		.mode = 0644, .proc_handler = proc_dointvec },
+	[IPVS_RS_SYSCTL_SYNPROXY_DEFER] = {
+		.procname = "synproxy_defer", .maxlen = sizeof(int),
+		.mode = 0644, .proc_handler = proc_dointvec },
+	[IPVS_RS_SYSCTL_SYNPROXY_DUP_ACK_THRESH] = {
+		.procname = "synproxy_dup_ack_thresh", .maxlen = sizeof(int),
+		.mode = 0644, .proc_handler = proc_dointvec },
+	[IPVS_RS_SYSCTL_SYNPROXY_SKB_STORE_THRESH] = {
+		.procname = "synproxy_skb_store_thresh", .maxlen = sizeof(int),
+		.mode = 0644, .proc_handler = proc_dointvec },
+	[IPVS_RS_SYSCTL_SYNPROXY_SYN_RETRY] = {
+		.procname = "synproxy_syn_retry", .maxlen = sizeof(int),
+		.mode = 0644, .proc_handler = proc_dointvec },
 };
 
 void *ipvs_rs_sysctl_register(struct net *net, int *vals)
@@ -790,4 +818,37 @@ void ipvs_rs_stats_sum(void *p, struct ipvs_rs_cpustats *out)
 		out->inbytes += READ_ONCE(c->inbytes);
 		out->outbytes += READ_ONCE(c->outbytes);
 	}
+}
+
+/*
+ * --- SYNPROXY (synproxy.rs): the packets the director builds itself (its
+ * cookie SYN-ACKs, the SYN to the real server, window updates, resets),
+ * and client packets it holds while the real server answers. ---
+ */
+struct sk_buff *ipvs_rs_skb_alloc4(const void *data, unsigned int len)
+{
+	const unsigned int room = MAX_HEADER + 64;
+	struct sk_buff *skb;
+
+	if (len < sizeof(struct iphdr))
+		return NULL;
+	skb = alloc_skb(room + len, GFP_ATOMIC);
+	if (!skb)
+		return NULL;
+	skb_reserve(skb, room);
+	skb_reset_network_header(skb);
+	skb_put_data(skb, data, len);
+	skb_set_transport_header(skb, ip_hdr(skb)->ihl * 4);
+	skb->protocol = htons(ETH_P_IP);
+	return skb;
+}
+
+/* A packet held past its hook: no socket, route, conntrack entry or device
+ * it would keep a reference to (or a stale pointer of). */
+void ipvs_rs_skb_detach(struct sk_buff *skb)
+{
+	skb_orphan(skb);
+	skb_dst_drop(skb);
+	nf_reset_ct(skb);
+	skb->dev = NULL;
 }

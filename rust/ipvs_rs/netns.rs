@@ -112,6 +112,8 @@ pub(crate) struct NetState {
     pub(crate) sysctl: Sysctls,
     /// TCP flag-attack defence counters.
     pub(crate) defence: Defence,
+    /// SYNPROXY: cookie secret and namespace counters.
+    pub(crate) synproxy: crate::synproxy::NetSynproxy,
     /// The periodic work (`periodic.rs`) and its state.
     pub(crate) work: Opaque<bindings::delayed_work>,
     pub(crate) stopping: AtomicBool,
@@ -196,6 +198,7 @@ fn net_init(net: NetRef<'_>) -> Result {
             conns <- conns,
             sysctl: Sysctls::new(),
             defence: Defence::new(),
+            synproxy: crate::synproxy::NetSynproxy::new(),
             work: Opaque::uninit(),
             stopping: AtomicBool::new(false),
             ticks: AtomicU32::new(0),

@@ -70,6 +70,8 @@ fn run(st: &NetState) {
         });
     }
     drop(services);
+    // SYNPROXY: a fresh cookie key every few minutes.
+    st.synproxy.rotate_if_due();
     // Real servers removed from their service still count for the
     // connections they keep; purge those whose connections are all gone.
     st.purge_trash();

@@ -261,6 +261,9 @@ pub(crate) struct ExtCounters {
     pub(crate) toa_written: AtomicU64,
     pub(crate) toa_skipped: AtomicU64,
     pub(crate) fnat_exhausted: AtomicU64,
+    /// SYNPROXY switch as the packet path reads it, and its counters.
+    pub(crate) synproxy_on: AtomicBool,
+    pub(crate) synproxy: crate::synproxy::Counters,
 }
 
 /// A virtual service.
@@ -360,6 +363,14 @@ impl SvcRt {
     pub(crate) fn set_ext(&self, ext: SvcExt) {
         self.with(|i| i.ext = ext);
         self.ext_counters.toa.store(ext.toa, Ordering::Relaxed);
+        self.ext_counters
+            .synproxy_on
+            .store(ext.synproxy, Ordering::Relaxed);
+    }
+
+    /// Whether the service is a SYNPROXY service.
+    pub(crate) fn synproxy_on(&self) -> bool {
+        self.ext_counters.synproxy_on.load(Ordering::Relaxed)
     }
 
     /// Whether FULLNAT TCP connections get the TOA option.
@@ -375,6 +386,7 @@ impl SvcRt {
             toa_skipped: c.toa_skipped.load(Ordering::Relaxed),
             fnat_exhausted: c.fnat_exhausted.load(Ordering::Relaxed),
             laddrs: self.with(|i| i.laddrs.len()) as u32,
+            synproxy: c.synproxy.get(),
         }
     }
 }
@@ -732,6 +744,9 @@ impl Table for ControlTable<'_> {
     }
 
     fn add_dest(&mut self, svc: usize, key: DestKey, conf: DestConf) -> Result<()> {
+        if let Some(s) = self.services.get(svc) {
+            crate::synproxy::check_dest(s, &conf)?;
+        }
         let Some(svc_key) = self.services.get(svc).map(|s| s.key) else {
             return Ok(());
         };
@@ -771,6 +786,9 @@ impl Table for ControlTable<'_> {
     }
 
     fn edit_dest(&mut self, svc: usize, key: DestKey, conf: DestConf) -> Result<()> {
+        if let Some(s) = self.services.get(svc) {
+            crate::synproxy::check_dest(s, &conf)?;
+        }
         self.replace_dests(svc, |dests| {
             let i = dests.iter().position(|d| d.rt.key == key);
             if let Some(d) = i.and_then(|i| dests.get_mut(i)) {

@@ -30,6 +30,17 @@ pub(crate) enum Sysctl {
     RunEstimation = bindings::ipvs_rs_sysctl_IPVS_RS_SYSCTL_RUN_ESTIMATION as isize,
     LblcExpiration = bindings::ipvs_rs_sysctl_IPVS_RS_SYSCTL_LBLC_EXPIRATION as isize,
     LblcrExpiration = bindings::ipvs_rs_sysctl_IPVS_RS_SYSCTL_LBLCR_EXPIRATION as isize,
+    SynproxyInitMss = bindings::ipvs_rs_sysctl_IPVS_RS_SYSCTL_SYNPROXY_INIT_MSS as isize,
+    SynproxySack = bindings::ipvs_rs_sysctl_IPVS_RS_SYSCTL_SYNPROXY_SACK as isize,
+    SynproxyWscale = bindings::ipvs_rs_sysctl_IPVS_RS_SYSCTL_SYNPROXY_WSCALE as isize,
+    SynproxyTimestamp = bindings::ipvs_rs_sysctl_IPVS_RS_SYSCTL_SYNPROXY_TIMESTAMP as isize,
+    SynproxySynackTtl = bindings::ipvs_rs_sysctl_IPVS_RS_SYSCTL_SYNPROXY_SYNACK_TTL as isize,
+    SynproxyDefer = bindings::ipvs_rs_sysctl_IPVS_RS_SYSCTL_SYNPROXY_DEFER as isize,
+    SynproxyDupAckThresh =
+        bindings::ipvs_rs_sysctl_IPVS_RS_SYSCTL_SYNPROXY_DUP_ACK_THRESH as isize,
+    SynproxySkbStoreThresh =
+        bindings::ipvs_rs_sysctl_IPVS_RS_SYSCTL_SYNPROXY_SKB_STORE_THRESH as isize,
+    SynproxySynRetry = bindings::ipvs_rs_sysctl_IPVS_RS_SYSCTL_SYNPROXY_SYN_RETRY as isize,
 }
 
 /// The values of a namespace and their registration.
@@ -51,6 +62,7 @@ impl Sysctls {
         s.set(Sysctl::RunEstimation, 1);
         s.set(Sysctl::LblcExpiration, day);
         s.set(Sysctl::LblcrExpiration, day);
+        crate::synproxy::sysctl_defaults(|which, v| s.set(which, v));
         s
     }
 

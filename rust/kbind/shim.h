@@ -127,6 +127,16 @@ enum ipvs_rs_sysctl {
 	IPVS_RS_SYSCTL_RUN_ESTIMATION,
 	IPVS_RS_SYSCTL_LBLC_EXPIRATION,
 	IPVS_RS_SYSCTL_LBLCR_EXPIRATION,
+	/* SYNPROXY (synproxy.rs), the LVS ecosystem's names and defaults */
+	IPVS_RS_SYSCTL_SYNPROXY_INIT_MSS,
+	IPVS_RS_SYSCTL_SYNPROXY_SACK,
+	IPVS_RS_SYSCTL_SYNPROXY_WSCALE,
+	IPVS_RS_SYSCTL_SYNPROXY_TIMESTAMP,
+	IPVS_RS_SYSCTL_SYNPROXY_SYNACK_TTL,
+	IPVS_RS_SYSCTL_SYNPROXY_DEFER,
+	IPVS_RS_SYSCTL_SYNPROXY_DUP_ACK_THRESH,
+	IPVS_RS_SYSCTL_SYNPROXY_SKB_STORE_THRESH,
+	IPVS_RS_SYSCTL_SYNPROXY_SYN_RETRY,
 	IPVS_RS_SYSCTL_COUNT,
 };
 void *ipvs_rs_sysctl_register(struct net *net, int *vals);
@@ -165,5 +175,9 @@ void ipvs_rs_timer_setup(struct timer_list *timer,
 			 void (*fn)(struct timer_list *));
 u32 ipvs_rs_random_u32(void);
 u64 ipvs_rs_random_u64(void);
+
+/* --- SYNPROXY (synproxy.rs): packets the director builds itself --- */
+struct sk_buff *ipvs_rs_skb_alloc4(const void *data, unsigned int len);
+void ipvs_rs_skb_detach(struct sk_buff *skb);
 
 #endif /* IPVS_RS_SHIM_H */

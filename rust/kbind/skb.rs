@@ -344,3 +344,11 @@ impl SkBuff {
         unsafe { bindings::ipvs_rs_skb_set_route_noref(self.ptr, rt.rt) }
     }
 }
+
+impl SkBuff {
+    /// The raw skb (SYNPROXY: to free one after a hand-off that did not
+    /// take it, or to hold it past its hook).
+    pub fn as_raw(&self) -> *mut bindings::sk_buff {
+        self.ptr
+    }
+}

@@ -7,7 +7,7 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use clap::Args;
-use ipvs_core::netlink::ext::SvcExt;
+use ipvs_core::netlink::ext::SvcExtSet;
 use ipvs_core::netlink::service::ServiceConfReq;
 use ipvs_core::service::{FlagsUpdate, FwdMethod};
 
@@ -95,7 +95,12 @@ fn check_ext<K: Kernel>(k: &mut K, lines: &[Line]) -> Result<(), Error> {
 /// Sends one rule.
 fn apply<K: Kernel>(k: &mut K, rule: &Rule) -> Result<(), Error> {
     match rule {
-        Rule::Service { key, conf, toa } => {
+        Rule::Service {
+            key,
+            conf,
+            toa,
+            synproxy,
+        } => {
             let req = ServiceConfReq {
                 sched: conf.sched,
                 pe: conf.pe,
@@ -107,8 +112,12 @@ fn apply<K: Kernel>(k: &mut K, rule: &Rule) -> Result<(), Error> {
                 netmask: conf.netmask,
             };
             ops::add_service(k, key, &req)?;
-            if *toa {
-                ops::set_svc_ext(k, key, &SvcExt { toa: true })?;
+            let set = SvcExtSet {
+                toa: toa.then_some(true),
+                synproxy: synproxy.then_some(true),
+            };
+            if !set.is_empty() {
+                ops::set_svc_ext(k, key, &set)?;
             }
             Ok(())
         }

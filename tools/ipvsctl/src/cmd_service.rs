@@ -5,7 +5,7 @@
 //! family's `SET_SVC` after the `IPVS` request.
 
 use clap::{Args, Subcommand};
-use ipvs_core::netlink::ext::SvcExt;
+use ipvs_core::netlink::ext::SvcExtSet;
 use ipvs_core::netlink::service::ServiceConfReq;
 use ipvs_core::service::{svc_flags, FlagsUpdate, Name, ServiceConf, ServiceKey};
 use ipvs_core::version::version_triple;
@@ -78,6 +78,12 @@ pub struct ServiceOpts {
     /// option (TOA), for toa_rs on the real servers (ipvs_rs only).
     #[arg(long)]
     pub toa: bool,
+    /// SYNPROXY: the director answers SYNs with cookies and opens the
+    /// connection to a real server only for clients that complete the
+    /// handshake (TCP services with NAT/FULLNAT real servers; ipvs_rs
+    /// only).
+    #[arg(long)]
+    pub synproxy: bool,
 }
 
 /// Settings only `service edit` can remove.
@@ -95,6 +101,9 @@ pub struct ServiceClear {
     /// Stop writing TOA.
     #[arg(long, conflicts_with = "toa")]
     pub no_toa: bool,
+    /// Turn SYNPROXY off.
+    #[arg(long, conflicts_with = "synproxy")]
+    pub no_synproxy: bool,
 }
 
 impl ServiceOpts {
@@ -102,6 +111,7 @@ impl ServiceOpts {
     fn has_ipvs_settings(&self) -> bool {
         let ipvs = ServiceOpts {
             toa: false,
+            synproxy: false,
             ..self.clone()
         };
         ipvs != ServiceOpts::default()
@@ -113,6 +123,7 @@ impl ServiceClear {
     fn has_ipvs_settings(&self) -> bool {
         let ipvs = ServiceClear {
             no_toa: false,
+            no_synproxy: false,
             ..self.clone()
         };
         ipvs != ServiceClear::default()
@@ -335,9 +346,16 @@ pub fn run<K: Kernel>(
             if opts.toa {
                 require_ext(k, "--toa")?;
             }
+            if opts.synproxy {
+                require_ext(k, "--synproxy")?;
+            }
             ops::add_service(k, &key, &conf)?;
-            if opts.toa {
-                if let Err(e) = ops::set_svc_ext(k, &key, &SvcExt { toa: true }) {
+            let set = SvcExtSet {
+                toa: opts.toa.then_some(true),
+                synproxy: opts.synproxy.then_some(true),
+            };
+            if !set.is_empty() {
+                if let Err(e) = ops::set_svc_ext(k, &key, &set) {
                     // Take the service away again: a failed command
                     // changes nothing.
                     let _ = ops::del_service(k, &key);
@@ -360,14 +378,30 @@ pub fn run<K: Kernel>(
             if toa.is_some() {
                 require_ext(k, if opts.toa { "--toa" } else { "--no-toa" })?;
             }
+            let synproxy = match (opts.synproxy, clear.no_synproxy) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            };
+            if synproxy.is_some() {
+                require_ext(
+                    k,
+                    if opts.synproxy {
+                        "--synproxy"
+                    } else {
+                        "--no-synproxy"
+                    },
+                )?;
+            }
+            let set = SvcExtSet { toa, synproxy };
             let (current, _) = ops::find_service(k, &key)?
                 .ok_or_else(|| Error::NotFound(format!("service {}", service_label(&key))))?;
             let conf = service_conf(&key, opts, clear, Some(&current))?;
-            if toa.is_none() || opts.has_ipvs_settings() || clear.has_ipvs_settings() {
+            if set.is_empty() || opts.has_ipvs_settings() || clear.has_ipvs_settings() {
                 ops::edit_service(k, &key, &conf)?;
             }
-            if let Some(toa) = toa {
-                ops::set_svc_ext(k, &key, &SvcExt { toa })?;
+            if !set.is_empty() {
+                ops::set_svc_ext(k, &key, &set)?;
             }
         }
         ServiceCommand::Del { service } => {
@@ -480,6 +514,7 @@ mod tests {
             onepacket: true,
             pe: None,
             toa: false,
+            synproxy: false,
         };
         add(&mut k, "udp", "10.0.1.100:53", opts).unwrap();
         let c = conf(&k);
@@ -716,7 +751,9 @@ mod tests {
         assert_eq!(j["services"][0]["laddrs"], serde_json::json!([]));
         assert_eq!(
             j["services"][0]["ext_stats"],
-            serde_json::json!({"toa_written": 0, "toa_skipped": 0, "fnat_exhausted": 0})
+            serde_json::json!({"toa_written": 0, "toa_skipped": 0, "fnat_exhausted": 0,
+                "synproxy_cookies_sent": 0, "synproxy_ack_valid": 0, "synproxy_ack_bad": 0,
+                "synproxy_syn_retrans": 0, "synproxy_ack_storm": 0, "synproxy_held_drops": 0})
         );
         // --no-toa alone sends only the IPVS_RS request.
         let ipvs_before = k.log.len();
@@ -744,6 +781,72 @@ mod tests {
         .unwrap();
         assert!(k.services[0].ext.toa);
         assert_eq!(conf(&k).sched.as_str(), "rr");
+    }
+
+    #[test]
+    fn synproxy_on_add_and_edit() {
+        let mut k = FakeKernel::default();
+        let both = ServiceOpts {
+            toa: true,
+            synproxy: true,
+            ..Default::default()
+        };
+        add(&mut k, "tcp", "10.0.1.100:80", both).unwrap();
+        assert!(k.services[0].ext.toa && k.services[0].ext.synproxy);
+        let text = run(
+            &mut k,
+            &ServiceCommand::List(ListArgs::default()),
+            Format::Human,
+        )
+        .unwrap();
+        assert!(
+            text.ends_with("TCP  10.0.1.100:80 wlc toa synproxy\n"),
+            "{text}"
+        );
+        // --no-synproxy changes SYNPROXY only (TOA stays on).
+        edit(
+            &mut k,
+            ServiceOpts::default(),
+            ServiceClear {
+                no_synproxy: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(k.services[0].ext.toa && !k.services[0].ext.synproxy);
+        // --synproxy alone changes SYNPROXY only (TOA stays on).
+        edit(
+            &mut k,
+            ServiceOpts {
+                synproxy: true,
+                ..Default::default()
+            },
+            ServiceClear::default(),
+        )
+        .unwrap();
+        assert!(k.services[0].ext.toa && k.services[0].ext.synproxy);
+        let j: serde_json::Value = serde_json::from_str(
+            &run(
+                &mut k,
+                &ServiceCommand::List(ListArgs::default()),
+                Format::Json,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(j["services"][0]["synproxy"], true);
+        // Without the IPVS_RS family: refused by name, nothing sent.
+        let mut k = FakeKernel::default();
+        k.ext = false;
+        let sp = ServiceOpts {
+            synproxy: true,
+            ..Default::default()
+        };
+        assert!(add(&mut k, "tcp", "10.0.1.100:80", sp)
+            .unwrap_err()
+            .to_string()
+            .starts_with("--synproxy needs ipvs_rs"));
+        assert!(k.services.is_empty() && k.sent() == 0);
     }
 
     #[test]

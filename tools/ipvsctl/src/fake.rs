@@ -104,6 +104,14 @@ impl FakeKernel {
                 toa_skipped: base + 1,
                 fnat_exhausted: base + 2,
                 laddrs: 0,
+                synproxy: ipvs_core::netlink::ext::SynproxyCounters {
+                    cookies: base + 3,
+                    ack_valid: base + 4,
+                    ack_bad: base + 5,
+                    syn_retrans: base + 6,
+                    ack_storm: base + 7,
+                    held_drops: base + 8,
+                },
             };
             for (i, l) in s.laddrs.iter_mut().enumerate() {
                 l.conns = u32::try_from(base).unwrap_or(u32::MAX) + i as u32;

@@ -196,6 +196,18 @@ pub struct ExtStatsView {
     pub toa_skipped: u64,
     /// FULLNAT connections refused for want of a local address and port.
     pub fnat_exhausted: u64,
+    /// SYNPROXY: SYN-ACKs with a cookie sent.
+    pub synproxy_cookies_sent: u64,
+    /// SYNPROXY: client ACKs with a valid cookie.
+    pub synproxy_ack_valid: u64,
+    /// SYNPROXY: client ACKs with a forged or expired cookie.
+    pub synproxy_ack_bad: u64,
+    /// SYNPROXY: SYNs to real servers sent again.
+    pub synproxy_syn_retrans: u64,
+    /// SYNPROXY: duplicate ACKs dropped (ACK-storm guard).
+    pub synproxy_ack_storm: u64,
+    /// SYNPROXY: client packets dropped while waiting for the server.
+    pub synproxy_held_drops: u64,
 }
 
 /// A virtual service with its real servers, for JSON.
@@ -221,6 +233,8 @@ pub struct ServiceView {
     /// Whether TOA is written on FULLNAT TCP connections; null without
     /// ipvs_rs's `IPVS_RS` family (upstream `ip_vs`).
     pub toa: Option<bool>,
+    /// Whether SYNPROXY is on; null without the `IPVS_RS` family.
+    pub synproxy: Option<bool>,
     /// The FULLNAT local addresses; null without the `IPVS_RS` family.
     pub laddrs: Option<Vec<LaddrView>>,
     /// TOA and FULLNAT counters; null without the `IPVS_RS` family.
@@ -279,11 +293,18 @@ impl From<&ServiceEntry> for ServiceView {
             stats: StatsView::from(&s.stats),
             dests: s.dests.iter().map(DestView::from).collect(),
             toa: ext.map(|e| e.settings.toa),
+            synproxy: ext.map(|e| e.settings.synproxy),
             laddrs: ext.map(|e| e.laddrs.iter().map(LaddrView::from).collect()),
             ext_stats: ext.map(|e| ExtStatsView {
                 toa_written: e.counters.toa_written,
                 toa_skipped: e.counters.toa_skipped,
                 fnat_exhausted: e.counters.fnat_exhausted,
+                synproxy_cookies_sent: e.counters.synproxy.cookies,
+                synproxy_ack_valid: e.counters.synproxy.ack_valid,
+                synproxy_ack_bad: e.counters.synproxy.ack_bad,
+                synproxy_syn_retrans: e.counters.synproxy.syn_retrans,
+                synproxy_ack_storm: e.counters.synproxy.ack_storm,
+                synproxy_held_drops: e.counters.synproxy.held_drops,
             }),
         }
     }
@@ -366,6 +387,9 @@ fn service_line(s: &ServiceEntry) -> String {
         if e.settings.toa {
             line.push_str(" toa");
         }
+        if e.settings.synproxy {
+            line.push_str(" synproxy");
+        }
         if !e.laddrs.is_empty() {
             let _ = write!(line, " laddrs {}", e.laddrs.len());
         }
@@ -385,6 +409,50 @@ fn has_ext_state(s: &ServiceEntry) -> Option<&ServiceExt> {
         || c.toa_skipped != 0
         || c.fnat_exhausted != 0;
     used.then_some(e)
+}
+
+/// The third table of `ipvsctl stats`: the SYNPROXY counters of the
+/// services that use it (on, or with counts from when it was). Empty when
+/// none does.
+fn synproxy_table(entries: &[ServiceEntry], sw: usize, exact: bool) -> String {
+    let zero = ipvs_core::netlink::ext::SynproxyCounters::default();
+    let used: Vec<(&ServiceEntry, &ServiceExt)> = entries
+        .iter()
+        .filter_map(|s| {
+            let e = s.ext.as_ref()?;
+            (e.settings.synproxy || e.counters.synproxy != zero).then_some((s, e))
+        })
+        .collect();
+    if used.is_empty() {
+        return String::new();
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n{:<sw$} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "Prot LocalAddress:Port",
+        "Cookies",
+        "AckValid",
+        "AckBad",
+        "SynRetry",
+        "AckStorm",
+        "HeldDrop"
+    );
+    for (s, e) in used {
+        let c = &e.counters.synproxy;
+        let _ = writeln!(
+            out,
+            "{:<sw$}{}{}{}{}{}{}",
+            svc_name(&s.key),
+            num10(c.cookies, exact),
+            num10(c.ack_valid, exact),
+            num10(c.ack_bad, exact),
+            num10(c.syn_retrans, exact),
+            num10(c.ack_storm, exact),
+            num10(c.held_drops, exact)
+        );
+    }
+    out
 }
 
 /// A counter in a 10-character column (the extension table).
@@ -637,6 +705,7 @@ impl Render for TableView {
         }
         if c == Columns::Counters {
             out.push_str(&ext_counters_table(&self.entries, sw, x));
+            out.push_str(&synproxy_table(&self.entries, sw, x));
         }
         // ipvsadm pads the last column; trailing blanks only get in the way.
         let mut trimmed = String::with_capacity(out.len());
@@ -881,12 +950,16 @@ mod tests {
         let mut t = table();
         t[0].dests[1].conf.fwd = FwdMethod::FullNat;
         t[0].ext = Some(ServiceExt {
-            settings: ipvs_core::netlink::ext::SvcExt { toa: true },
+            settings: ipvs_core::netlink::ext::SvcExt {
+                toa: true,
+                synproxy: false,
+            },
             counters: ipvs_core::netlink::ext::SvcExtCounters {
                 toa_written: 1_234,
                 toa_skipped: 2,
                 fnat_exhausted: 3,
                 laddrs: 2,
+                ..Default::default()
             },
             laddrs: vec![
                 LaddrEntry {
@@ -918,6 +991,45 @@ mod tests {
              FWM  42 sh (sh-port) ops\n\
              \x20 -> 192.168.0.2:0                Tunnel  2      12         3\n"
         );
+    }
+
+    #[test]
+    fn synproxy_counters_table() {
+        let mut t = ext_table();
+        if let Some(e) = t[0].ext.as_mut() {
+            e.settings.synproxy = true;
+            e.counters.synproxy = ipvs_core::netlink::ext::SynproxyCounters {
+                cookies: 123_456,
+                ack_valid: 50,
+                ack_bad: 7,
+                syn_retrans: 1,
+                ack_storm: 2,
+                held_drops: 3,
+            };
+        }
+        let v = TableView::new(t.clone(), None, Columns::Counters, false);
+        let text = render(&v, Format::Human).unwrap();
+        let tail: Vec<&str> = text.lines().rev().take(3).collect();
+        assert_eq!(
+            tail,
+            [
+                "TCP  10.0.1.100:80                    123456         50          7          1          2          3",
+                "Prot LocalAddress:Port               Cookies   AckValid     AckBad   SynRetry   AckStorm   HeldDrop",
+                "",
+            ],
+            "{text}"
+        );
+        let j: serde_json::Value =
+            serde_json::from_str(&render(&v, Format::Json).unwrap()).unwrap();
+        assert_eq!(j["services"][0]["synproxy"], true);
+        assert_eq!(
+            j["services"][0]["ext_stats"]["synproxy_cookies_sent"],
+            123_456
+        );
+        assert_eq!(j["services"][0]["ext_stats"]["synproxy_ack_bad"], 7);
+        // No SYNPROXY table without a SYNPROXY service.
+        let v = TableView::new(ext_table(), None, Columns::Counters, false);
+        assert!(!render(&v, Format::Human).unwrap().contains("AckValid"));
     }
 
     #[test]
@@ -979,7 +1091,9 @@ mod tests {
         );
         assert_eq!(
             web["ext_stats"],
-            serde_json::json!({"toa_written": 1234, "toa_skipped": 2, "fnat_exhausted": 3})
+            serde_json::json!({"toa_written": 1234, "toa_skipped": 2, "fnat_exhausted": 3,
+                "synproxy_cookies_sent": 0, "synproxy_ack_valid": 0, "synproxy_ack_bad": 0,
+                "synproxy_syn_retrans": 0, "synproxy_ack_storm": 0, "synproxy_held_drops": 0})
         );
         assert_eq!(web["dests"][1]["forward"], "fullnat");
         assert_eq!(j["services"][1]["toa"], false);

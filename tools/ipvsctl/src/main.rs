@@ -256,6 +256,7 @@ mod tests {
                     onepacket: true,
                     pe: Some("sip".into()),
                     toa: false,
+                    synproxy: false,
                 },
             })
         );

@@ -12,7 +12,7 @@ use ipvs_core::errno::Error as CoreError;
 use ipvs_core::netlink::attr::{AttrWriter, Attrs};
 use ipvs_core::netlink::ext::{
     self, decode_laddr_entry, decode_svc_ext_reply, encode_laddr_req, encode_svc_ext_req,
-    LaddrEntry, SvcExt, SvcExtCounters,
+    LaddrEntry, SvcExt, SvcExtCounters, SvcExtSet,
 };
 use ipvs_core::netlink::ipvs::{cmd, decode_timeouts, Info};
 use ipvs_core::netlink::service::{
@@ -429,8 +429,13 @@ pub fn del_laddr<K: Kernel>(k: &mut K, key: &ServiceKey, addr: &Addr) -> Result<
     ext_execute(k, command, &attrs)
 }
 
-/// `IPVS_RS_CMD_SET_SVC`: a service's TOA setting.
-pub fn set_svc_ext<K: Kernel>(k: &mut K, key: &ServiceKey, settings: &SvcExt) -> Result<(), Error> {
+/// `IPVS_RS_CMD_SET_SVC`: change a service's TOA and SYNPROXY settings
+/// (those given).
+pub fn set_svc_ext<K: Kernel>(
+    k: &mut K,
+    key: &ServiceKey,
+    settings: &SvcExtSet,
+) -> Result<(), Error> {
     let command = ext::cmd::SET_SVC;
     let attrs = build_named(ext_cmd_name(command), |w| {
         encode_svc_ext_req(w, key, settings)

@@ -62,6 +62,8 @@ pub enum Rule {
         conf: ServiceConf,
         /// `--toa` (ipvs_rs): write TOA on FULLNAT TCP connections.
         toa: bool,
+        /// `--synproxy` (ipvs_rs): SYNPROXY on this TCP service.
+        synproxy: bool,
     },
     /// `-P` (ipvs_rs): add a local address to a service's FULLNAT pool.
     Laddr {
@@ -200,6 +202,9 @@ pub fn print(entries: &[ServiceEntry]) -> String {
         if s.ext.as_ref().is_some_and(|e| e.settings.toa) {
             out.push_str(" --toa");
         }
+        if s.ext.as_ref().is_some_and(|e| e.settings.synproxy) {
+            out.push_str(" --synproxy");
+        }
         out.push('\n');
         for l in s.ext.iter().flat_map(|e| &e.laddrs) {
             out.push_str(&laddr_rule(&s.key, &l.addr));
@@ -248,6 +253,7 @@ enum Opt {
     TunRemcsum,
     FullNat,
     Toa,
+    Synproxy,
     Laddr,
 }
 
@@ -261,7 +267,7 @@ enum Arg {
 }
 
 /// Short form, long form, option, value.
-const OPTIONS: [(Option<&str>, &str, Opt, Arg); 29] = [
+const OPTIONS: [(Option<&str>, &str, Opt, Arg); 30] = [
     (Some("-A"), "--add-service", Opt::AddService, Arg::No),
     (Some("-a"), "--add-server", Opt::AddServer, Arg::No),
     (Some("-P"), "--add-laddr", Opt::AddLaddr, Arg::No),
@@ -290,6 +296,7 @@ const OPTIONS: [(Option<&str>, &str, Opt, Arg); 29] = [
     (None, "--tun-remcsum", Opt::TunRemcsum, Arg::No),
     (None, "--fullnat", Opt::FullNat, Arg::No),
     (None, "--toa", Opt::Toa, Arg::No),
+    (None, "--synproxy", Opt::Synproxy, Arg::No),
     (Some("-z"), "--laddr", Opt::Laddr, Arg::Required),
 ];
 
@@ -418,7 +425,8 @@ fn command_of(opt: Opt) -> Option<Opt> {
         | Opt::Pe
         | Opt::Ops
         | Opt::SchedFlags
-        | Opt::Toa => Some(Opt::AddService),
+        | Opt::Toa
+        | Opt::Synproxy => Some(Opt::AddService),
         Opt::Real
         | Opt::Gate
         | Opt::Ipip
@@ -551,6 +559,7 @@ pub fn parse_rule(tokens: &[&str]) -> Result<Rule, Error> {
                 netmask,
             },
             toa: get(Opt::Toa).is_some(),
+            synproxy: get(Opt::Synproxy).is_some(),
         });
     }
 
@@ -1136,11 +1145,16 @@ mod tests {
         let mut rebuilt: Vec<ServiceEntry> = Vec::new();
         for l in parse(text).unwrap() {
             match l.rule {
-                Rule::Service { key, conf, toa } => {
+                Rule::Service {
+                    key,
+                    conf,
+                    toa,
+                    synproxy,
+                } => {
                     let mut e = entry(key, conf, vec![]);
                     if with_ext {
                         e.ext = Some(ServiceExt {
-                            settings: SvcExt { toa },
+                            settings: SvcExt { toa, synproxy },
                             ..Default::default()
                         });
                     }
@@ -1199,7 +1213,26 @@ mod tests {
 -a -f 7 -6 -r [2001:db8::11]:443 --fullnat -w 1
 -A -u 10.0.1.100:53 -s wlc
 -a -u 10.0.1.100:53 -r 10.0.2.11:53 -m -w 1
+-A -t 10.0.1.100:443 -s rr --toa --synproxy
+-a -t 10.0.1.100:443 -r 10.0.2.11:443 -m -w 1
 ";
+
+    #[test]
+    fn synproxy_lines_print_and_parse_back() {
+        let rebuilt = rebuild(SAVED_EXT, true);
+        let tls = rebuilt.last().unwrap();
+        let e = tls.ext.as_ref().unwrap();
+        assert!(e.settings.synproxy && e.settings.toa);
+        assert!(!rebuilt[0].ext.as_ref().unwrap().settings.synproxy);
+        match rule("-A -t 10.0.1.1:80 --synproxy -s rr").unwrap() {
+            Rule::Service { synproxy, toa, .. } => assert!(synproxy && !toa),
+            r => panic!("{r:?}"),
+        }
+        assert!(rule("-a -t 10.0.0.1:80 -r 10.0.0.2 --synproxy")
+            .unwrap_err()
+            .to_string()
+            .contains("option \"--synproxy\" belongs on -A lines"));
+    }
 
     #[test]
     fn extension_lines_print_and_parse_back() {

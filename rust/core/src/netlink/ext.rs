@@ -76,8 +76,23 @@ pub mod svc_attr {
     pub const FNAT_EXHAUSTED: u16 = 4;
     /// `u32` (replies): local addresses in the pool.
     pub const LADDRS: u16 = 5;
+    /// `u8`: SYNPROXY on this TCP service (0/1).
+    pub const SYNPROXY: u16 = 6;
+    /// `u64` (replies): SYN-ACKs with a cookie sent for client SYNs.
+    pub const SYNPROXY_COOKIES: u16 = 7;
+    /// `u64` (replies): client ACKs whose cookie was valid.
+    pub const SYNPROXY_ACK_VALID: u16 = 8;
+    /// `u64` (replies): client ACKs rejected (forged or expired cookie).
+    pub const SYNPROXY_ACK_BAD: u16 = 9;
+    /// `u64` (replies): SYNs to real servers retransmitted.
+    pub const SYNPROXY_SYN_RETRANS: u16 = 10;
+    /// `u64` (replies): duplicate ACKs dropped by the ACK-storm guard.
+    pub const SYNPROXY_ACK_STORM: u16 = 11;
+    /// `u64` (replies): client packets dropped while waiting for the real
+    /// server (more than `synproxy_skb_store_thresh`).
+    pub const SYNPROXY_HELD_DROPS: u16 = 12;
     /// Table size for parsing.
-    pub const TABLE: usize = 6;
+    pub const TABLE: usize = 13;
 }
 
 fn einval(msg: &'static CStr) -> Error {
@@ -163,6 +178,51 @@ pub fn decode_laddr(nla: Option<Attr<'_>>, af: Af) -> Result<Addr> {
 pub struct SvcExt {
     /// Write TOA on FULLNAT TCP connections.
     pub toa: bool,
+    /// SYNPROXY: the director answers SYNs with cookies and opens the
+    /// connection to the real server once the client's ACK validates.
+    pub synproxy: bool,
+}
+
+/// A change of a service's extension settings (`SET_SVC`): the settings
+/// given are changed, the others stay as they are.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SvcExtSet {
+    /// New TOA setting.
+    pub toa: Option<bool>,
+    /// New SYNPROXY setting.
+    pub synproxy: Option<bool>,
+}
+
+impl SvcExtSet {
+    /// Whether nothing is changed.
+    pub fn is_empty(&self) -> bool {
+        self.toa.is_none() && self.synproxy.is_none()
+    }
+
+    /// `old` with the changes applied.
+    pub fn apply(&self, old: SvcExt) -> SvcExt {
+        SvcExt {
+            toa: self.toa.unwrap_or(old.toa),
+            synproxy: self.synproxy.unwrap_or(old.synproxy),
+        }
+    }
+}
+
+/// SYNPROXY counters of a service (and, summed, of a namespace).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SynproxyCounters {
+    /// SYN-ACKs with a cookie sent.
+    pub cookies: u64,
+    /// Client ACKs with a valid cookie (connections opened to a server).
+    pub ack_valid: u64,
+    /// Client ACKs with a forged or expired cookie, dropped.
+    pub ack_bad: u64,
+    /// SYNs to real servers retransmitted.
+    pub syn_retrans: u64,
+    /// Duplicate ACKs dropped by the ACK-storm guard.
+    pub ack_storm: u64,
+    /// Client packets dropped while waiting for the real server.
+    pub held_drops: u64,
 }
 
 /// A service's extension counters.
@@ -176,6 +236,8 @@ pub struct SvcExtCounters {
     pub fnat_exhausted: u64,
     /// Local addresses in the pool.
     pub laddrs: u32,
+    /// SYNPROXY counters.
+    pub synproxy: SynproxyCounters,
 }
 
 /// Decodes [`attr::SVC_EXT`] of `SET_SVC`: the settings given, applied
@@ -193,6 +255,13 @@ pub fn decode_svc_ext(nla: Option<Attr<'_>>, old: SvcExt) -> Result<SvcExt> {
             0 => false,
             1 => true,
             _ => return Err(einval(c"IPVS_RS_SVC_ATTR_TOA: expected 0 or 1")),
+        };
+    }
+    if let Some(sp) = get(svc_attr::SYNPROXY) {
+        new.synproxy = match field(sp.u8(), c"IPVS_RS_SVC_ATTR_SYNPROXY: expected a u8")? {
+            0 => false,
+            1 => true,
+            _ => return Err(einval(c"IPVS_RS_SVC_ATTR_SYNPROXY: expected 0 or 1")),
         };
     }
     Ok(new)
@@ -280,15 +349,20 @@ pub fn decode_laddr_entry(buf: &[u8]) -> Result<LaddrEntry> {
     })
 }
 
-/// A `SET_SVC` request.
+/// A `SET_SVC` request: only the settings `set` gives.
 pub fn encode_svc_ext_req(
     w: &mut AttrWriter<'_>,
     key: &ServiceKey,
-    ext: &SvcExt,
+    set: &SvcExtSet,
 ) -> core::result::Result<(), WriteError> {
     put_service(w, key)?;
     let n = w.nest_start(attr::SVC_EXT)?;
-    w.put_u8(svc_attr::TOA, u8::from(ext.toa))?;
+    if let Some(toa) = set.toa {
+        w.put_u8(svc_attr::TOA, u8::from(toa))?;
+    }
+    if let Some(sp) = set.synproxy {
+        w.put_u8(svc_attr::SYNPROXY, u8::from(sp))?;
+    }
     w.nest_end(n)
 }
 
@@ -306,6 +380,14 @@ pub fn encode_svc_ext(
     w.put_u64(svc_attr::TOA_SKIPPED, c.toa_skipped)?;
     w.put_u64(svc_attr::FNAT_EXHAUSTED, c.fnat_exhausted)?;
     w.put_u32(svc_attr::LADDRS, c.laddrs)?;
+    w.put_u8(svc_attr::SYNPROXY, u8::from(ext.synproxy))?;
+    let s = &c.synproxy;
+    w.put_u64(svc_attr::SYNPROXY_COOKIES, s.cookies)?;
+    w.put_u64(svc_attr::SYNPROXY_ACK_VALID, s.ack_valid)?;
+    w.put_u64(svc_attr::SYNPROXY_ACK_BAD, s.ack_bad)?;
+    w.put_u64(svc_attr::SYNPROXY_SYN_RETRANS, s.syn_retrans)?;
+    w.put_u64(svc_attr::SYNPROXY_ACK_STORM, s.ack_storm)?;
+    w.put_u64(svc_attr::SYNPROXY_HELD_DROPS, s.held_drops)?;
     w.nest_end(n)
 }
 
@@ -322,6 +404,7 @@ pub fn decode_svc_ext_reply(buf: &[u8]) -> Result<(SvcExt, SvcExtCounters)> {
     Ok((
         SvcExt {
             toa: get(svc_attr::TOA).and_then(|v| v.u8().ok()) == Some(1),
+            synproxy: get(svc_attr::SYNPROXY).and_then(|v| v.u8().ok()) == Some(1),
         },
         SvcExtCounters {
             toa_written: u64_of(svc_attr::TOA_WRITTEN),
@@ -330,6 +413,14 @@ pub fn decode_svc_ext_reply(buf: &[u8]) -> Result<(SvcExt, SvcExtCounters)> {
             laddrs: get(svc_attr::LADDRS)
                 .and_then(|v| v.u32().ok())
                 .unwrap_or(0),
+            synproxy: SynproxyCounters {
+                cookies: u64_of(svc_attr::SYNPROXY_COOKIES),
+                ack_valid: u64_of(svc_attr::SYNPROXY_ACK_VALID),
+                ack_bad: u64_of(svc_attr::SYNPROXY_ACK_BAD),
+                syn_retrans: u64_of(svc_attr::SYNPROXY_SYN_RETRANS),
+                ack_storm: u64_of(svc_attr::SYNPROXY_ACK_STORM),
+                held_drops: u64_of(svc_attr::SYNPROXY_HELD_DROPS),
+            },
         },
     ))
 }
@@ -390,24 +481,77 @@ mod tests {
     fn svc_ext_round_trip() {
         let mut buf = [0u8; 256];
         let mut w = AttrWriter::new(&mut buf);
-        encode_svc_ext_req(&mut w, &svc(), &SvcExt { toa: true }).unwrap();
+        let set = SvcExtSet {
+            toa: Some(true),
+            synproxy: None,
+        };
+        encode_svc_ext_req(&mut w, &svc(), &set).unwrap();
         let a = ExtAttrs::parse(w.as_bytes()).unwrap();
-        assert_eq!(
-            decode_svc_ext(a.svc_ext, SvcExt::default()).unwrap(),
-            SvcExt { toa: true }
-        );
+        let old = SvcExt {
+            toa: false,
+            synproxy: true,
+        };
+        // Settings not given stay as they were.
+        let both = SvcExt {
+            toa: true,
+            synproxy: true,
+        };
+        assert_eq!(decode_svc_ext(a.svc_ext, old).unwrap(), both);
+        assert_eq!(set.apply(old), both);
         let c = SvcExtCounters {
             toa_written: 5,
             toa_skipped: 1,
             fnat_exhausted: 2,
             laddrs: 2,
+            synproxy: SynproxyCounters {
+                cookies: 9,
+                ack_valid: 8,
+                ack_bad: 7,
+                syn_retrans: 6,
+                ack_storm: 5,
+                held_drops: 4,
+            },
         };
+        let mut buf = [0u8; 512];
+        let mut w = AttrWriter::new(&mut buf);
+        encode_svc_ext(&mut w, &svc(), &both, &c).unwrap();
+        assert_eq!(decode_svc_ext_reply(w.as_bytes()).unwrap(), (both, c));
+    }
+
+    #[test]
+    fn synproxy_switch_off_and_errors() {
         let mut buf = [0u8; 256];
         let mut w = AttrWriter::new(&mut buf);
-        encode_svc_ext(&mut w, &svc(), &SvcExt { toa: true }, &c).unwrap();
+        let set = SvcExtSet {
+            toa: None,
+            synproxy: Some(false),
+        };
+        encode_svc_ext_req(&mut w, &svc(), &set).unwrap();
+        let a = ExtAttrs::parse(w.as_bytes()).unwrap();
+        let old = SvcExt {
+            toa: true,
+            synproxy: true,
+        };
         assert_eq!(
-            decode_svc_ext_reply(w.as_bytes()).unwrap(),
-            (SvcExt { toa: true }, c)
+            decode_svc_ext(a.svc_ext, old).unwrap(),
+            SvcExt {
+                toa: true,
+                synproxy: false
+            }
         );
+        // A value other than 0/1 is refused by name.
+        let mut buf = [0u8; 256];
+        let mut w = AttrWriter::new(&mut buf);
+        put_service(&mut w, &svc()).unwrap();
+        let n = w.nest_start(attr::SVC_EXT).unwrap();
+        w.put_u8(svc_attr::SYNPROXY, 2).unwrap();
+        w.nest_end(n).unwrap();
+        let a = ExtAttrs::parse(w.as_bytes()).unwrap();
+        let e = decode_svc_ext(a.svc_ext, old).unwrap_err();
+        assert!(e
+            .msg
+            .to_str()
+            .unwrap()
+            .starts_with("IPVS_RS_SVC_ATTR_SYNPROXY"));
     }
 }

@@ -65,3 +65,4 @@
 pub mod cookie;
 pub mod siphash;
 pub mod synack;
+pub mod wait;
