@@ -414,6 +414,10 @@ pub(crate) struct ConnTable {
     /// address: a forwarded packet from an address whose bucket is empty
     /// cannot be a reply to translate (`may_reply_from`).
     reply_sources: [AtomicU32; REPLY_SOURCE_BUCKETS],
+    /// FULLNAT connections by a hash of their local address: a packet to
+    /// an address whose bucket is empty cannot be a FULLNAT reply
+    /// (`may_fnat_reply_to`).
+    fnat_laddrs: [AtomicU32; REPLY_SOURCE_BUCKETS],
     #[pin]
     locks: [SpinLock<()>; LOCKS],
     count: AtomicU32,
@@ -439,6 +443,7 @@ impl ConnTable {
             fnat_count: AtomicU32::new(0),
             local_clients: AtomicU32::new(0),
             reply_sources: [const { AtomicU32::new(0) }; REPLY_SOURCE_BUCKETS],
+            fnat_laddrs: [const { AtomicU32::new(0) }; REPLY_SOURCE_BUCKETS],
             locks <- kernel::init::pin_init_array_from_fn(|_| new_spinlock!((), "ipvs_rs::conn_tab")),
             count: AtomicU32::new(0),
             max,
@@ -489,6 +494,15 @@ impl ConnTable {
     pub(crate) fn may_reply_from(&self, saddr: [u8; 4]) -> bool {
         self.reply_sources
             .get(reply_source_bucket(&ipvs_core::addr::Addr::v4(saddr)))
+            .map_or(true, |n| n.load(Ordering::Relaxed) != 0)
+    }
+
+    /// Whether a packet to `daddr` may be the reply of a FULLNAT
+    /// connection (false: no FULLNAT connection has a local address that
+    /// hashes like it). Counted before the connection's first packet.
+    pub(crate) fn may_fnat_reply_to(&self, daddr: [u8; 4]) -> bool {
+        self.fnat_laddrs
+            .get(reply_source_bucket(&ipvs_core::addr::Addr::v4(daddr)))
             .map_or(true, |n| n.load(Ordering::Relaxed) != 0)
     }
 
@@ -693,6 +707,9 @@ impl ConnTable {
                 head.store(raw, Ordering::Release);
             }
             self.fnat_count.fetch_add(1, Ordering::Relaxed);
+            if let Some(n) = self.fnat_laddrs.get(reply_source_bucket(&f.laddr.addr)) {
+                n.fetch_add(1, Ordering::Relaxed);
+            }
         }
         Some(conn)
     }
@@ -752,6 +769,9 @@ impl ConnTable {
             if core::ptr::eq(c, conn) {
                 link.store(c.next_out.load(Ordering::Relaxed), Ordering::Release);
                 self.fnat_count.fetch_sub(1, Ordering::Relaxed);
+                if let Some(n) = self.fnat_laddrs.get(reply_source_bucket(&f.laddr.addr)) {
+                    n.fetch_sub(1, Ordering::Relaxed);
+                }
                 return;
             }
             link = &c.next_out;

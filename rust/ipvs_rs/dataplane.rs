@@ -483,19 +483,27 @@ pub(crate) fn new_conn<'a>(
 
 /// LOCAL_IN: replies to clients on the director (NAT connections made at
 /// LOCAL_OUT) and to FULLNAT local addresses, ICMP errors to the director.
-/// Every request to a virtual service passes here first, so while no such
-/// connection exists only ICMP is looked at.
+/// Every request to a virtual service passes here first, so while no
+/// client on the director has a connection, only ICMP and packets to an
+/// address some FULLNAT connection uses as its local address (bucketed)
+/// are looked at.
 pub(crate) fn local_in_reply(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
     let Some(st) = NetState::get(net) else {
         return Verdict::Accept;
     };
-    if st.conns.fnat_count.load(Ordering::Relaxed) == 0
-        && st.conns.local_clients.load(Ordering::Relaxed) == 0
-    {
-        if ip_proto(&mut skb) == Some(packet::IPPROTO_ICMP) {
-            return crate::icmp::from_server(skb, net);
+    if st.conns.local_clients.load(Ordering::Relaxed) == 0 {
+        // (protocol, destination address) from the IP header.
+        let quick = skb.header(packet::ipv4::IPV4_MIN_HLEN).and_then(|h| {
+            let (&vihl, &proto) = (h.first()?, h.get(9)?);
+            let daddr = *h.get(16..20)?.first_chunk::<4>()?;
+            (vihl >> 4 == 4).then_some((proto, daddr))
+        });
+        match quick {
+            Some((packet::IPPROTO_ICMP, _)) => return crate::icmp::from_server(skb, net),
+            Some((_, daddr)) if !st.conns.may_fnat_reply_to(daddr) => return Verdict::Accept,
+            None => return Verdict::Accept,
+            Some(_) => {}
         }
-        return Verdict::Accept;
     }
     reply(skb, net)
 }
