@@ -34,16 +34,20 @@ uptime_s() { cut -d' ' -f1 /proc/uptime; }
 median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
 unload_all
-topo_lvs 1 || exit 1
+# rs1 serves the load balancer; rs2 runs nftables synproxy (its conntrack
+# table stays away from the connection-rate rows).
+topo_lvs 2 || exit 1
 dir() { ip netns exec "$director" "$@"; }
 cli() { ip netns exec "$client" "$@"; }
 RS=$(rs_ip 1)
 RSNS=${RS_NS[0]}
+REF=$(rs_ip 2)
+REFNS=${RS_NS[1]}
 ip -n "$director" route add default via $CLIENT_IP
 bg ip netns exec "$RSNS" connbench server "0.0.0.0:80" 2
 bg ip netns exec "$RSNS" socat TCP-LISTEN:81,fork,reuseaddr SYSTEM:"echo ok"
-bg ip netns exec "$RSNS" socat TCP-LISTEN:84,fork,reuseaddr SYSTEM:"echo ok"
-ip netns exec "$RSNS" nft -f - <<EOF
+bg ip netns exec "$REFNS" socat TCP-LISTEN:84,fork,reuseaddr SYSTEM:"echo ok"
+ip netns exec "$REFNS" nft -f - <<EOF
 table ip sp {
 	chain pre {
 		type filter hook prerouting priority raw;
@@ -56,8 +60,8 @@ table ip sp {
 	}
 }
 EOF
-ip netns exec "$RSNS" sysctl -qw net.ipv4.tcp_syncookies=2 net.netfilter.nf_conntrack_tcp_loose=0
-wait_for 10 ip netns exec "$RSNS" bash -c ': </dev/tcp/127.0.0.1/84' 2>/dev/null
+ip netns exec "$REFNS" sysctl -qw net.ipv4.tcp_syncookies=2 net.netfilter.nf_conntrack_tcp_loose=0
+wait_for 10 ip netns exec "$REFNS" bash -c ': </dev/tcp/127.0.0.1/84' 2>/dev/null
 
 load_ipvs_rs || exit 1
 dir sysctl -qw net.ipv4.vs.synproxy_timestamp=1 net.ipv4.vs.synproxy_wscale=7
@@ -76,7 +80,7 @@ done
 
 nft_syns() {
 	local h n=0
-	for h in $(ip netns exec "$RSNS" awk 'NR > 1 {print $2}' /proc/net/stat/synproxy); do
+	for h in $(ip netns exec "$REFNS" awk 'NR > 1 {print $2}' /proc/net/stat/synproxy); do
 		n=$((n + 16#$h))
 	done
 	echo $n
@@ -107,7 +111,7 @@ for r in $(seq "$ROUNDS"); do
 	read -r rate ok n < <(flood ipvs_rs $VIP 81 ipvs_cookies)
 	say "round $r: SYNPROXY absorbed $rate SYN/s; legitimate requests $ok/$n"
 	printf 'flood\tipvs_rs\t%s\t%s\t%s/%s\n' "$r" "$rate" "$ok" "$n" >>"$OUT/samples.tsv"
-	read -r rate ok n < <(flood nft $RS 84 nft_syns)
+	read -r rate ok n < <(flood nft $REF 84 nft_syns)
 	say "round $r: nft synproxy absorbed $rate SYN/s; legitimate requests $ok/$n"
 	printf 'flood\tnft\t%s\t%s\t%s/%s\n' "$r" "$rate" "$ok" "$n" >>"$OUT/samples.tsv"
 	for p in 80 8080; do
