@@ -402,16 +402,16 @@ pub(crate) fn pick(svc: &SvcRt, info: &PacketInfo) -> Picked {
 
 /// The service's configuration and, unless it is persistent (templates
 /// decide first), its scheduler's choice: one trip through the lock.
-fn conf_and_pick(
-    svc: &SvcRt,
-    info: &PacketInfo,
-) -> (ServiceConf, Option<Picked>) {
+fn conf_and_pick(svc: &SvcRt, info: &PacketInfo) -> (ServiceConf, Option<Picked>) {
     svc.with(|inner| {
         let conf = inner.conf;
         if conf.flags & svc_flags::PERSISTENT != 0 {
             return (conf, None);
         }
-        (conf, Some(pick_locked(inner, info).ok_or(Unscheduled::NoDest)))
+        (
+            conf,
+            Some(pick_locked(inner, info).ok_or(Unscheduled::NoDest)),
+        )
     })
 }
 

@@ -50,9 +50,9 @@ use ipvs_core::packet::{self, PacketInfo};
 use ipvs_core::service::{DestConf, FwdMethod, Protocol, ServiceKey};
 use ipvs_core::synproxy::cookie::CookieSecret;
 use ipvs_core::synproxy::synack::{
-    backend_syn, build_segment, build_synack, check_ack, client_window_update,
-    parse_server_synack, server_ack, translation, ClientAck, Segment, SegmentOptions,
-    ServerSynAck, SynProxyConfig, SynProxyError, SEGMENT_MAX_LEN,
+    backend_syn, build_segment, build_synack, check_ack, client_window_update, parse_server_synack,
+    server_ack, translation, ClientAck, Segment, SegmentOptions, ServerSynAck, SynProxyConfig,
+    SynProxyError, SEGMENT_MAX_LEN,
 };
 use ipvs_core::synproxy::wait::{ClientSegment, WaitAction, WaitDrop, WaitLimits, WaitState};
 use kernel::alloc::flags::GFP_ATOMIC;
@@ -419,7 +419,9 @@ impl ConnExt {
         )
         .ok()?;
         // SAFETY: never moved out of its box: freed with free() only.
-        Some(KBox::into_raw(unsafe { core::pin::Pin::into_inner_unchecked(b) }))
+        Some(KBox::into_raw(unsafe {
+            core::pin::Pin::into_inner_unchecked(b)
+        }))
     }
 
     /// Frees a `ConnExt` (with its held packet).
@@ -432,7 +434,12 @@ impl ConnExt {
         drop(unsafe { KBox::from_raw(p) });
     }
 
-    fn lock(&self) -> (BhGuard, kernel::sync::lock::Guard<'_, ExtState, kernel::sync::lock::spinlock::SpinLockBackend>) {
+    fn lock(
+        &self,
+    ) -> (
+        BhGuard,
+        kernel::sync::lock::Guard<'_, ExtState, kernel::sync::lock::spinlock::SpinLockBackend>,
+    ) {
         let bh = BhGuard::new();
         (bh, self.state.lock())
     }
@@ -480,7 +487,12 @@ fn segment(skb: &mut SkBuff, info: &PacketInfo) -> Option<ClientSegment> {
     let h = skb.header(end)?;
     let rd = |o: usize| -> Option<u32> {
         let b = h.get(info.l4_off + o..info.l4_off + o + 4)?;
-        Some(u32::from_be_bytes([*b.first()?, *b.get(1)?, *b.get(2)?, *b.get(3)?]))
+        Some(u32::from_be_bytes([
+            *b.first()?,
+            *b.get(1)?,
+            *b.get(2)?,
+            *b.get(3)?,
+        ]))
     };
     Some(ClientSegment {
         seq: rd(4)?,
@@ -512,10 +524,7 @@ fn adjust(skb: &mut SkBuff, info: &PacketInfo, adj: &TcpAdjust) -> bool {
 /// Builds `seg` and routes it to its destination (the client).
 fn send_to_client(net: NetRef<'_>, seg: &Segment) -> bool {
     let mut buf = [0u8; SEGMENT_MAX_LEN];
-    let Some(bytes) = build_segment(&mut buf, seg)
-        .ok()
-        .and_then(|n| buf.get(..n))
-    else {
+    let Some(bytes) = build_segment(&mut buf, seg).ok().and_then(|n| buf.get(..n)) else {
         return false;
     };
     let Some(mut skb) = alloc(bytes) else {
@@ -548,10 +557,7 @@ fn forward(skb: SkBuff, net: NetRef<'_>, conn: &Conn, info: &PacketInfo) -> bool
 /// server of `conn`.
 fn send_to_server(net: NetRef<'_>, conn: &Conn, seg: &Segment) -> bool {
     let mut buf = [0u8; SEGMENT_MAX_LEN];
-    let Some(bytes) = build_segment(&mut buf, seg)
-        .ok()
-        .and_then(|n| buf.get(..n))
-    else {
+    let Some(bytes) = build_segment(&mut buf, seg).ok().and_then(|n| buf.get(..n)) else {
         return false;
     };
     let Ok(info) = packet::parse_packet(bytes) else {
@@ -709,7 +715,11 @@ fn open(
     }
     count(st, svc, Count::AckValid);
     let timeouts = st.timeouts.get();
-    conn.packet(Direction::Input, dataplane::tcp_event(&mut syn, &sinfo), &timeouts);
+    conn.packet(
+        Direction::Input,
+        dataplane::tcp_event(&mut syn, &sinfo),
+        &timeouts,
+    );
     forward(syn, net, conn, &sinfo);
     conn.retimer(1);
     Verdict::Stolen
@@ -824,7 +834,11 @@ pub(crate) fn from_server(
                 _ => None,
             };
             let timeouts = st.timeouts.get();
-            conn.packet(Direction::Output, dataplane::tcp_event(skb, info), &timeouts);
+            conn.packet(
+                Direction::Output,
+                dataplane::tcp_event(skb, info),
+                &timeouts,
+            );
             send_to_client(net, &client_window_update(&ca, &s, &cfg));
             match held {
                 Some(h) => forward_held(st, net, conn, h.take(), &adj.to_server),
@@ -869,7 +883,11 @@ fn forward_held(st: &NetState, net: NetRef<'_>, conn: &Conn, mut skb: SkBuff, ad
     }
     let timeouts = st.timeouts.get();
     let bytes = skb.len();
-    conn.packet(Direction::Input, dataplane::tcp_event(&mut skb, &info), &timeouts);
+    conn.packet(
+        Direction::Input,
+        dataplane::tcp_event(&mut skb, &info),
+        &timeouts,
+    );
     conn.count_inbound(&st.total, bytes);
     forward(skb, net, conn, &info);
 }

@@ -36,8 +36,7 @@ pub(crate) enum Sysctl {
     SynproxyTimestamp = bindings::ipvs_rs_sysctl_IPVS_RS_SYSCTL_SYNPROXY_TIMESTAMP as isize,
     SynproxySynackTtl = bindings::ipvs_rs_sysctl_IPVS_RS_SYSCTL_SYNPROXY_SYNACK_TTL as isize,
     SynproxyDefer = bindings::ipvs_rs_sysctl_IPVS_RS_SYSCTL_SYNPROXY_DEFER as isize,
-    SynproxyDupAckThresh =
-        bindings::ipvs_rs_sysctl_IPVS_RS_SYSCTL_SYNPROXY_DUP_ACK_THRESH as isize,
+    SynproxyDupAckThresh = bindings::ipvs_rs_sysctl_IPVS_RS_SYSCTL_SYNPROXY_DUP_ACK_THRESH as isize,
     SynproxySkbStoreThresh =
         bindings::ipvs_rs_sysctl_IPVS_RS_SYSCTL_SYNPROXY_SKB_STORE_THRESH as isize,
     SynproxySynRetry = bindings::ipvs_rs_sysctl_IPVS_RS_SYSCTL_SYNPROXY_SYN_RETRY as isize,
