@@ -125,12 +125,19 @@ row() {
 	u=$(values "$um" upstream | median)
 	r=$(values "$m" ipvs_rs | median)
 	q=$(ratio "$r" "$u")
+	# The target is judged on the exact ratio, not the rounded one (0.996
+	# is not >= 1.0); a miss that rounds to the target shows 3 decimals.
+	local qx
+	qx=$(awk -v a="$r" -v b="$u" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.6f\n", a / b }')
 	if [ "$q" = n/a ]; then
 		ok="n/a"
 	elif [ "$higher" = 1 ]; then
-		ok=$(awk -v q="$q" -v t="$target" 'BEGIN { print (q >= t + 0) ? "yes (≥ " t ")" : "**no** (≥ " t ")" }')
+		ok=$(awk -v q="$qx" -v t="$target" 'BEGIN { print (q >= t + 0) ? "yes (≥ " t ")" : "**no** (≥ " t ")" }')
 	else
-		ok=$(awk -v q="$q" -v t="$target" 'BEGIN { print (q <= t + 0) ? "yes (≤ " t ")" : "**no** (≤ " t ")" }')
+		ok=$(awk -v q="$qx" -v t="$target" 'BEGIN { print (q <= t + 0) ? "yes (≤ " t ")" : "**no** (≤ " t ")" }')
+	fi
+	if [[ $ok == *no* ]] && awk -v q="$q" -v t="$target" 'BEGIN { exit !(q == t + 0) }'; then
+		q=$(awk -v x="$qx" 'BEGIN { printf "%.3f\n", x }')
 	fi
 	if [[ $ok == *no* ]]; then
 		if [ "$target" = 1.0 ]; then missed+=("$label: $q"); else missed+=("$label: $q (target ${ok#*(}"); fi
