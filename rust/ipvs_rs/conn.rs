@@ -43,14 +43,41 @@ use kernel::prelude::*;
 use kernel::sync::{Arc, SpinLock};
 use kernel::types::Opaque;
 
-/// Buckets of `ConnTable::reply_sources`.
-const REPLY_SOURCE_BUCKETS: usize = 256;
+/// Counts of connections per bucket of an address hash: an empty bucket
+/// proves that no counted connection has an address hashing there, so a
+/// hook can let a packet pass after reading one address (`may_match`).
+struct AddrBuckets([AtomicU32; AddrBuckets::N]);
 
-/// The `reply_sources` bucket of a real server address.
-fn reply_source_bucket(addr: &ipvs_core::addr::Addr) -> usize {
-    let [a, b, c, d, ..] = addr.inet();
-    (u32::from_ne_bytes([a, b, c, d]).wrapping_mul(0x9e37_79b1) >> 24) as usize
-        % REPLY_SOURCE_BUCKETS
+impl AddrBuckets {
+    const N: usize = 256;
+
+    fn new() -> Self {
+        AddrBuckets([const { AtomicU32::new(0) }; Self::N])
+    }
+
+    fn slot(&self, addr: &ipvs_core::addr::Addr) -> Option<&AtomicU32> {
+        let [a, b, c, d, ..] = addr.inet();
+        let i = (u32::from_ne_bytes([a, b, c, d]).wrapping_mul(0x9e37_79b1) >> 24) as usize;
+        self.0.get(i % Self::N)
+    }
+
+    fn add(&self, addr: &ipvs_core::addr::Addr) {
+        if let Some(n) = self.slot(addr) {
+            n.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn remove(&self, addr: &ipvs_core::addr::Addr) {
+        if let Some(n) = self.slot(addr) {
+            n.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// False only if no counted connection has an address like `addr`.
+    fn may_match(&self, addr: [u8; 4]) -> bool {
+        self.slot(&ipvs_core::addr::Addr::v4(addr))
+            .map_or(true, |n| n.load(Ordering::Relaxed) != 0)
+    }
 }
 
 /// Whether replies of connections with method `fwd` come back through
@@ -413,11 +440,11 @@ pub(crate) struct ConnTable {
     /// NAT and FULLNAT connections by a hash of their real server's
     /// address: a forwarded packet from an address whose bucket is empty
     /// cannot be a reply to translate (`may_reply_from`).
-    reply_sources: [AtomicU32; REPLY_SOURCE_BUCKETS],
+    reply_sources: AddrBuckets,
     /// FULLNAT connections by a hash of their local address: a packet to
     /// an address whose bucket is empty cannot be a FULLNAT reply
     /// (`may_fnat_reply_to`).
-    fnat_laddrs: [AtomicU32; REPLY_SOURCE_BUCKETS],
+    fnat_laddrs: AddrBuckets,
     #[pin]
     locks: [SpinLock<()>; LOCKS],
     count: AtomicU32,
@@ -442,8 +469,8 @@ impl ConnTable {
             out_heads,
             fnat_count: AtomicU32::new(0),
             local_clients: AtomicU32::new(0),
-            reply_sources: [const { AtomicU32::new(0) }; REPLY_SOURCE_BUCKETS],
-            fnat_laddrs: [const { AtomicU32::new(0) }; REPLY_SOURCE_BUCKETS],
+            reply_sources: AddrBuckets::new(),
+            fnat_laddrs: AddrBuckets::new(),
             locks <- kernel::init::pin_init_array_from_fn(|_| new_spinlock!((), "ipvs_rs::conn_tab")),
             count: AtomicU32::new(0),
             max,
@@ -492,18 +519,14 @@ impl ConnTable {
     /// address hashes like it). A connection is counted before its first
     /// packet goes out, so before any reply.
     pub(crate) fn may_reply_from(&self, saddr: [u8; 4]) -> bool {
-        self.reply_sources
-            .get(reply_source_bucket(&ipvs_core::addr::Addr::v4(saddr)))
-            .map_or(true, |n| n.load(Ordering::Relaxed) != 0)
+        self.reply_sources.may_match(saddr)
     }
 
     /// Whether a packet to `daddr` may be the reply of a FULLNAT
     /// connection (false: no FULLNAT connection has a local address that
     /// hashes like it). Counted before the connection's first packet.
     pub(crate) fn may_fnat_reply_to(&self, daddr: [u8; 4]) -> bool {
-        self.fnat_laddrs
-            .get(reply_source_bucket(&ipvs_core::addr::Addr::v4(daddr)))
-            .map_or(true, |n| n.load(Ordering::Relaxed) != 0)
+        self.fnat_laddrs.may_match(daddr)
     }
 
     /// The connection of a reply from a real server (caller in RCU).
@@ -691,12 +714,7 @@ impl ConnTable {
             }
         }
         if translates_replies(conn.fwd) {
-            if let Some(n) = self
-                .reply_sources
-                .get(reply_source_bucket(&conn.tuple.daddr))
-            {
-                n.fetch_add(1, Ordering::Relaxed);
-            }
+            self.reply_sources.add(&conn.tuple.daddr);
         }
         if let Some(f) = &conn.fnat {
             let h = self.out_hash(tuple.protocol, &f.laddr.addr, f.lport);
@@ -707,9 +725,7 @@ impl ConnTable {
                 head.store(raw, Ordering::Release);
             }
             self.fnat_count.fetch_add(1, Ordering::Relaxed);
-            if let Some(n) = self.fnat_laddrs.get(reply_source_bucket(&f.laddr.addr)) {
-                n.fetch_add(1, Ordering::Relaxed);
-            }
+            self.fnat_laddrs.add(&f.laddr.addr);
         }
         Some(conn)
     }
@@ -737,9 +753,7 @@ impl ConnTable {
                     self.local_clients.fetch_sub(1, Ordering::Relaxed);
                 }
                 if translates_replies(c.fwd) {
-                    if let Some(n) = self.reply_sources.get(reply_source_bucket(&c.tuple.daddr)) {
-                        n.fetch_sub(1, Ordering::Relaxed);
-                    }
+                    self.reply_sources.remove(&c.tuple.daddr);
                 }
                 drop(_g);
                 self.unlink_out(c);
@@ -769,9 +783,7 @@ impl ConnTable {
             if core::ptr::eq(c, conn) {
                 link.store(c.next_out.load(Ordering::Relaxed), Ordering::Release);
                 self.fnat_count.fetch_sub(1, Ordering::Relaxed);
-                if let Some(n) = self.fnat_laddrs.get(reply_source_bucket(&f.laddr.addr)) {
-                    n.fetch_sub(1, Ordering::Relaxed);
-                }
+                self.fnat_laddrs.remove(&f.laddr.addr);
                 return;
             }
             link = &c.next_out;

@@ -147,11 +147,28 @@ pub(crate) fn tcp_event(skb: &mut SkBuff, info: &PacketInfo) -> Option<Event> {
     Event::parse(Protocol::Tcp, l4(skb, info))
 }
 
+/// Protocol, source and destination of an IPv4 packet, from its fixed
+/// header alone (the reply hooks' first glance).
+struct IpGlance {
+    proto: u8,
+    saddr: [u8; 4],
+    daddr: [u8; 4],
+}
+
+fn glance(skb: &mut SkBuff) -> Option<IpGlance> {
+    let h = skb.header(packet::ipv4::IPV4_MIN_HLEN)?;
+    let ip = h.first_chunk::<20>()?;
+    let [vihl, _, _, _, _, _, _, _, _, proto, _, _, s0, s1, s2, s3, d0, d1, d2, d3] = *ip;
+    (vihl >> 4 == 4).then_some(IpGlance {
+        proto,
+        saddr: [s0, s1, s2, s3],
+        daddr: [d0, d1, d2, d3],
+    })
+}
+
 /// The IP protocol of a packet, if it has a plausible IPv4 header.
 pub(crate) fn ip_proto(skb: &mut SkBuff) -> Option<u8> {
-    let h = skb.header(packet::ipv4::IPV4_MIN_HLEN)?;
-    let first = *h.first()?;
-    (first >> 4 == 4).then_some(*h.get(9)?)
+    glance(skb).map(|g| g.proto)
 }
 
 /// LOCAL_IN: requests from remote clients to a virtual service.
@@ -492,15 +509,11 @@ pub(crate) fn local_in_reply(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
         return Verdict::Accept;
     };
     if st.conns.local_clients.load(Ordering::Relaxed) == 0 {
-        // (protocol, destination address) from the IP header.
-        let quick = skb.header(packet::ipv4::IPV4_MIN_HLEN).and_then(|h| {
-            let (&vihl, &proto) = (h.first()?, h.get(9)?);
-            let daddr = *h.get(16..20)?.first_chunk::<4>()?;
-            (vihl >> 4 == 4).then_some((proto, daddr))
-        });
-        match quick {
-            Some((packet::IPPROTO_ICMP, _)) => return crate::icmp::from_server(skb, net),
-            Some((_, daddr)) if !st.conns.may_fnat_reply_to(daddr) => return Verdict::Accept,
+        match glance(&mut skb) {
+            Some(g) if g.proto == packet::IPPROTO_ICMP => {
+                return crate::icmp::from_server(skb, net)
+            }
+            Some(g) if !st.conns.may_fnat_reply_to(g.daddr) => return Verdict::Accept,
             None => return Verdict::Accept,
             Some(_) => {}
         }
@@ -516,12 +529,10 @@ pub(crate) fn local_in_reply(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
 pub(crate) fn forward_reply(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
     if let Some(st) = NetState::get(net) {
         if !st.sysctl.on(Sysctl::NatIcmpSend) {
-            let quick = skb.header(packet::ipv4::IPV4_MIN_HLEN).and_then(|h| {
-                let (&vihl, &proto) = (h.first()?, h.get(9)?);
-                let saddr = *h.get(12..16)?.first_chunk::<4>()?;
-                (vihl >> 4 == 4 && proto != packet::IPPROTO_ICMP).then_some(saddr)
+            let passes = glance(&mut skb).is_some_and(|g| {
+                g.proto != packet::IPPROTO_ICMP && !st.conns.may_reply_from(g.saddr)
             });
-            if quick.is_some_and(|saddr| !st.conns.may_reply_from(saddr)) {
+            if passes {
                 return Verdict::Accept;
             }
         }
