@@ -8,15 +8,33 @@
 //! The header is what the director's "connection initiator" side sends
 //! first: `src` is the client (the original connection's source), `dst` the
 //! virtual address and port it connected to. Only the sender side is here,
-//! without TLVs. Inserting the bytes shifts the client's sequence space by
-//! the header's length for the rest of the connection
-//! ([`crate::packet::seqadj::ConnAdjust::insert_to_server`]).
+//! without TLVs.
+//!
+//! # In a TCP connection
+//!
+//! The director sends the header as a segment of its own
+//! ([`header_segment`]: the client's segment's headers, flags ACK|PSH, the
+//! header as payload) at the client's first sequence number, just before
+//! the client segment that starts there, and the client's stream moves by
+//! the header's length for the rest of the connection ([`ProxyStream`],
+//! [`crate::packet::seqadj::InsertGap`]). The client's handshake ACK is
+//! replaced by the header segment (which carries the same acknowledgment),
+//! so the real server's handshake completes only with the header in hand:
+//! if the header segment is lost, the server repeats its SYN-ACK, the
+//! client its ACK, and the header goes again. Until the server has
+//! acknowledged the header, every client segment that starts at the first
+//! sequence number (a retransmission of the first data) is preceded by the
+//! header again; a repeated header is a duplicate the server's TCP drops.
+//! Segments never grow, so the MSS needs no change.
 //!
 //! Both families: when the two addresses are of different families (an
 //! IPv6 client of an IPv4 service, say), both are given as IPv6, the IPv4
 //! one IPv4-mapped (`::ffff:a.b.c.d`), as HAProxy does.
 
 use crate::addr::{Addr, Af};
+use crate::packet::l4::{fill_l4_checksum, tcp_flags, TCP_MIN_HLEN};
+use crate::packet::seqadj::InsertGap;
+use crate::packet::{ipv4, PacketError};
 use core::fmt::{self, Write};
 
 /// The 12-byte signature that starts a version 2 header.
@@ -176,6 +194,211 @@ pub fn proxy_v1_header(
         .ok_or(ProxyHeaderError::NoRoom)?
         .copy_from_slice(text);
     Ok(len)
+}
+
+/// The PROXY protocol header a service's TCP connections carry to their
+/// real servers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ProxyVersion {
+    /// None.
+    #[default]
+    Off,
+    /// Version 1 (text).
+    V1,
+    /// Version 2 (binary).
+    V2,
+}
+
+impl ProxyVersion {
+    /// From its netlink value (0 off, 1, 2); `None` for anything else.
+    pub fn from_raw(v: u8) -> Option<ProxyVersion> {
+        match v {
+            0 => Some(ProxyVersion::Off),
+            1 => Some(ProxyVersion::V1),
+            2 => Some(ProxyVersion::V2),
+            _ => None,
+        }
+    }
+
+    /// Its netlink value.
+    pub fn raw(self) -> u8 {
+        match self {
+            ProxyVersion::Off => 0,
+            ProxyVersion::V1 => 1,
+            ProxyVersion::V2 => 2,
+        }
+    }
+
+    /// Whether a header is sent.
+    pub fn is_on(self) -> bool {
+        self != ProxyVersion::Off
+    }
+}
+
+/// The longest header [`proxy_header`] writes.
+pub const HEADER_MAX_LEN: usize = if V1_MAX_LEN > V2_LEN_V6 {
+    V1_MAX_LEN
+} else {
+    V2_LEN_V6
+};
+
+/// Writes the TCP header of `version` for a connection from `src` to `dst`
+/// at the start of `buf` and returns its length (0 for
+/// [`ProxyVersion::Off`]).
+pub fn proxy_header(
+    buf: &mut [u8],
+    version: ProxyVersion,
+    src: (Addr, u16),
+    dst: (Addr, u16),
+) -> Result<usize, ProxyHeaderError> {
+    match version {
+        ProxyVersion::Off => Ok(0),
+        ProxyVersion::V1 => proxy_v1_header(buf, src, dst),
+        ProxyVersion::V2 => proxy_v2_header(buf, src, dst, true),
+    }
+}
+
+/// What the director does with a client segment of a connection whose
+/// stream starts with a PROXY protocol header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ClientAction {
+    /// Forward it, its sequence number moved by [`ProxyStream::seq_delta`].
+    Forward,
+    /// Send the header segment first, then forward it (moved).
+    HeaderFirst,
+    /// Send the header segment in its place (a pure ACK at the first
+    /// sequence number: the header segment carries the same
+    /// acknowledgment and window).
+    HeaderInstead,
+}
+
+/// The client stream of one TCP connection with a header of `gap.len`
+/// bytes in front (see the module documentation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ProxyStream {
+    /// Where the header sits in the server's sequence space.
+    pub gap: InsertGap,
+}
+
+impl ProxyStream {
+    /// The stream of a client whose SYN had sequence number `client_isn`,
+    /// with a header of `len` bytes.
+    pub fn new(client_isn: u32, len: u32) -> ProxyStream {
+        ProxyStream {
+            gap: InsertGap::new(client_isn, len),
+        }
+    }
+
+    /// The header's length.
+    pub fn len(&self) -> u32 {
+        self.gap.len
+    }
+
+    /// Whether the header is empty (nothing to send).
+    pub fn is_empty(&self) -> bool {
+        self.gap.len == 0
+    }
+
+    /// The client segment (sequence number `seq`, `payload` bytes,
+    /// `flags`): whether the header goes before it. `acked`: the server
+    /// has acknowledged the header ([`InsertGap::covered_by`] on one of its
+    /// acknowledgments). SYNs, resets and segments without ACK never carry
+    /// the header.
+    pub fn client_segment(&self, acked: bool, seq: u32, payload: u32, flags: u8) -> ClientAction {
+        use tcp_flags::{ACK, FIN, RST, SYN};
+        if acked
+            || self.is_empty()
+            || seq != self.gap.start
+            || flags & (SYN | RST) != 0
+            || flags & ACK == 0
+        {
+            return ClientAction::Forward;
+        }
+        if payload == 0 && flags & FIN == 0 {
+            ClientAction::HeaderInstead
+        } else {
+            ClientAction::HeaderFirst
+        }
+    }
+
+    /// What is added to the sequence number of a client segment with
+    /// `flags`: the header's length, except on a SYN (which precedes the
+    /// header).
+    pub fn seq_delta(&self, flags: u8) -> u32 {
+        if flags & tcp_flags::SYN != 0 {
+            0
+        } else {
+            self.gap.len
+        }
+    }
+}
+
+/// Length of the IPv4 header a header segment gets (no options).
+const IP_HLEN: usize = 20;
+/// The longest header segment [`header_segment`] builds.
+pub const HEADER_SEGMENT_MAX_LEN: usize = IP_HLEN + 60 + HEADER_MAX_LEN;
+
+/// Builds into `out` the segment that carries `header` at the start of the
+/// client's stream, from `tmpl`, the client segment it goes in front of
+/// (an IPv4 packet from its IP header, the TCP header with its options
+/// complete): the same addresses, ports, TOS, ID and TTL, the same
+/// sequence and acknowledgment numbers, window and TCP options
+/// (timestamps), flags ACK|PSH, `header` as the payload, no IP options,
+/// DF, both checksums computed. Returns its length. Errors:
+/// [`PacketError::Truncated`] if `tmpl` lacks its headers or `out` is too
+/// short, [`PacketError::UnsupportedProtocol`] if it is not TCP,
+/// [`PacketError::UnsupportedFamily`] for IPv6 (not yet),
+/// [`PacketError::TooBig`] if `header` is longer than
+/// [`HEADER_MAX_LEN`].
+pub fn header_segment(tmpl: &[u8], header: &[u8], out: &mut [u8]) -> Result<usize, PacketError> {
+    let t = PacketError::Truncated;
+    if header.len() > HEADER_MAX_LEN {
+        return Err(PacketError::TooBig);
+    }
+    let ip = ipv4::Ipv4Header::parse(tmpl)?;
+    if ip.protocol != crate::packet::IPPROTO_TCP {
+        return Err(PacketError::UnsupportedProtocol);
+    }
+    if ip.is_fragment() {
+        return Err(PacketError::Fragment);
+    }
+    let l4 = ip.header_len;
+    let tcp_fixed = tmpl.get(l4..l4 + TCP_MIN_HLEN).ok_or(t)?;
+    let doff = usize::from(tcp_fixed.get(12).ok_or(t)? >> 4) * 4;
+    if doff < TCP_MIN_HLEN {
+        return Err(PacketError::BadL4Header);
+    }
+    let tcp = tmpl.get(l4..l4 + doff).ok_or(t)?;
+    let total = IP_HLEN + doff + header.len();
+    let pkt = out.get_mut(..total).ok_or(t)?;
+    let ip_src = tmpl.get(..IP_HLEN).ok_or(t)?;
+    pkt.get_mut(..IP_HLEN).ok_or(t)?.copy_from_slice(ip_src);
+    pkt.get_mut(IP_HLEN..IP_HLEN + doff)
+        .ok_or(t)?
+        .copy_from_slice(tcp);
+    pkt.get_mut(IP_HLEN + doff..)
+        .ok_or(t)?
+        .copy_from_slice(header);
+    // total <= 20 + 60 + 104.
+    let total16 = u16::try_from(total).map_err(|_| PacketError::TooBig)?;
+    let [tl_hi, tl_lo] = total16.to_be_bytes();
+    let fields: [(usize, u8); 8] = [
+        (0, 0x45),
+        (2, tl_hi),
+        (3, tl_lo),
+        // DF, offset 0.
+        (6, 0x40),
+        (7, 0),
+        (IP_HLEN + 13, tcp_flags::ACK | tcp_flags::PSH),
+        (IP_HLEN + 18, 0),
+        (IP_HLEN + 19, 0),
+    ];
+    for (off, v) in fields {
+        *pkt.get_mut(off).ok_or(t)? = v;
+    }
+    ipv4::set_header_checksum(pkt)?;
+    fill_l4_checksum(pkt)?;
+    Ok(total)
 }
 
 #[cfg(test)]
@@ -469,6 +692,238 @@ mod tests {
             let (proto, src, dst, len) = parse_v1(&buf[..n]).unwrap();
             proptest::prop_assert_eq!(proto, if es.is_ipv4() { "TCP4" } else { "TCP6" });
             proptest::prop_assert_eq!((src, dst, len), ((es, sp), (ed, dp), n));
+        }
+    }
+
+    mod stream {
+        use super::super::*;
+        use crate::packet::l4::{l4_checksum_ok, parse_packet, tcp_flags::*};
+        use crate::packet::nat::CsumMode;
+        use crate::packet::seqadj::{tcp_adjust_gap, TcpAdjust};
+        use crate::packet::toa_write::testpkt::{build_tcp, ref_valid, TcpSpec};
+
+        #[test]
+        fn version_raw_round_trip() {
+            for v in [ProxyVersion::Off, ProxyVersion::V1, ProxyVersion::V2] {
+                assert_eq!(ProxyVersion::from_raw(v.raw()), Some(v));
+            }
+            assert_eq!(ProxyVersion::from_raw(3), None);
+            assert!(!ProxyVersion::Off.is_on() && ProxyVersion::V2.is_on());
+            let mut b = [0u8; HEADER_MAX_LEN];
+            let src = (Addr::v4([10, 0, 0, 2]), 40000);
+            let dst = (Addr::v4([10, 0, 1, 100]), 80);
+            assert_eq!(proxy_header(&mut b, ProxyVersion::Off, src, dst), Ok(0));
+            assert_eq!(
+                proxy_header(&mut b, ProxyVersion::V2, src, dst),
+                Ok(V2_LEN_V4)
+            );
+            let n = proxy_header(&mut b, ProxyVersion::V1, src, dst).unwrap();
+            assert_eq!(&b[..n], b"PROXY TCP4 10.0.0.2 10.0.1.100 40000 80\r\n");
+        }
+
+        #[test]
+        fn client_actions() {
+            let s = ProxyStream::new(999, 28);
+            let start = 1000;
+            use ClientAction::*;
+            // The handshake ACK: replaced by the header segment.
+            assert_eq!(s.client_segment(false, start, 0, ACK), HeaderInstead);
+            // First data, or a FIN at once: header first.
+            assert_eq!(s.client_segment(false, start, 100, ACK | PSH), HeaderFirst);
+            assert_eq!(s.client_segment(false, start, 0, ACK | FIN), HeaderFirst);
+            // Acknowledged: never again.
+            assert_eq!(s.client_segment(true, start, 100, ACK), Forward);
+            // Later data, SYN retransmissions, resets, no ACK.
+            assert_eq!(s.client_segment(false, start + 100, 100, ACK), Forward);
+            assert_eq!(s.client_segment(false, 999, 0, SYN), Forward);
+            assert_eq!(s.client_segment(false, start, 0, RST | ACK), Forward);
+            assert_eq!(s.client_segment(false, start, 10, PSH), Forward);
+            assert_eq!((s.seq_delta(SYN), s.seq_delta(ACK)), (0, 28));
+            let empty = ProxyStream::new(999, 0);
+            assert_eq!(empty.client_segment(false, start, 0, ACK), Forward);
+        }
+
+        fn template(ip_opt_words: usize, payload: &[u8]) -> Vec<u8> {
+            build_tcp(&TcpSpec {
+                saddr: [10, 0, 0, 2],
+                daddr: [10, 0, 1, 100],
+                sport: 40000,
+                dport: 80,
+                seq: 0xffff_fffe,
+                ack: 77,
+                flags: ACK | PSH | FIN,
+                window: 502,
+                ip_opt_words,
+                // NOP NOP timestamp.
+                opts: vec![1, 1, 8, 10, 0, 0, 0, 9, 0, 0, 0, 3],
+                payload: payload.to_vec(),
+                id: 4321,
+                df: false,
+            })
+        }
+
+        #[test]
+        fn header_segment_from_template() {
+            let hdr = b"PROXY TCP4 10.0.0.2 10.0.1.100 40000 80\r\n";
+            for opt_words in [0, 2] {
+                let t = template(opt_words, b"GET / HTTP/1.0\r\n\r\n");
+                let mut out = [0u8; HEADER_SEGMENT_MAX_LEN];
+                let n = header_segment(&t, hdr, &mut out).unwrap();
+                let p = &out[..n];
+                assert!(ref_valid(p));
+                assert!(ipv4::header_checksum_ok(p).unwrap());
+                assert!(l4_checksum_ok(p).unwrap());
+                let i = parse_packet(p).unwrap();
+                let ti = parse_packet(&t).unwrap();
+                assert_eq!(
+                    (i.saddr, i.daddr, i.sport, i.dport),
+                    (ti.saddr, ti.daddr, ti.sport, ti.dport)
+                );
+                assert_eq!(i.tcp_flags, ACK | PSH);
+                assert_eq!(p[0], 0x45);
+                assert_eq!(&p[4..6], &4321u16.to_be_bytes());
+                assert_eq!(p[6] & 0x40, 0x40);
+                let l4 = usize::from(t[0] & 0xf) * 4;
+                // seq, ack, window, options as the template's.
+                assert_eq!(&p[24..32], &t[l4 + 4..l4 + 12]);
+                assert_eq!(&p[34..36], &t[l4 + 14..l4 + 16]);
+                assert_eq!(&p[40..52], &t[l4 + 20..l4 + 32]);
+                assert_eq!(&p[52..], hdr);
+            }
+            // Errors.
+            let t = template(0, b"");
+            let mut small = [0u8; 60];
+            assert_eq!(
+                header_segment(&t, &[0; 20], &mut small),
+                Err(PacketError::Truncated)
+            );
+            let mut out = [0u8; HEADER_SEGMENT_MAX_LEN + 10];
+            assert_eq!(
+                header_segment(&t, &[0; HEADER_MAX_LEN + 1], &mut out),
+                Err(PacketError::TooBig)
+            );
+            assert_eq!(
+                header_segment(&t[..30], b"x", &mut out),
+                Err(PacketError::Truncated)
+            );
+            let mut udp = t.clone();
+            udp[9] = 17;
+            assert_eq!(
+                header_segment(&udp, b"x", &mut out),
+                Err(PacketError::UnsupportedProtocol)
+            );
+        }
+
+        /// A client stream through the director to a receiver that keeps
+        /// bytes in order (a simplified TCP receiver): the server reads
+        /// header + client data, whatever is lost on the way, and every
+        /// acknowledgment the client sees is one of its own sequence
+        /// numbers, never past what it sent.
+        #[test]
+        fn stream_survives_loss() {
+            let hdr = [0xaau8; 28];
+            let isn = 0xffff_fff0u32;
+            let s = ProxyStream::new(isn, hdr.len() as u32);
+            let data: Vec<u8> = (0..300u32).map(|i| i as u8).collect();
+            // Loss patterns: which director->server sends are lost.
+            for lost in [vec![], vec![0], vec![0, 1], vec![1], vec![0, 2, 3]] {
+                let mut rcv_nxt = s.gap.start; // server space
+                let mut got: Vec<u8> = Vec::new();
+                let mut acked = false;
+                let mut sends = 0usize;
+                let mut client_una = s.gap.start;
+                // The client's segments: handshake ACK, then 3 data
+                // segments of 100, retransmitting from its una until all
+                // is acknowledged.
+                let mut deliver = |seq: u32, bytes: &[u8], got: &mut Vec<u8>, rcv_nxt: &mut u32| {
+                    let n = sends;
+                    sends += 1;
+                    if lost.contains(&n) {
+                        return None;
+                    }
+                    if seq == *rcv_nxt {
+                        got.extend_from_slice(bytes);
+                        *rcv_nxt = rcv_nxt.wrapping_add(bytes.len() as u32);
+                    }
+                    Some(*rcv_nxt)
+                };
+                let handle_ack = |a: u32, acked: &mut bool, una: &mut u32| {
+                    if s.gap.covered_by(a) {
+                        *acked = true;
+                    }
+                    let ca = s.gap.map(a);
+                    // Never past what the client sent.
+                    assert!((ca.wrapping_sub(s.gap.start) as usize) <= data.len());
+                    if (ca.wrapping_sub(*una) as i32) > 0 {
+                        *una = ca;
+                    }
+                };
+                let mut first = true;
+                for _round in 0..20 {
+                    let off = client_una.wrapping_sub(s.gap.start) as usize;
+                    if off >= data.len() {
+                        break;
+                    }
+                    let mut segs: Vec<(u32, Vec<u8>)> = Vec::new();
+                    if first {
+                        segs.push((s.gap.start, vec![]));
+                        first = false;
+                    }
+                    let mut o = off;
+                    while o < data.len() {
+                        let e = (o + 100).min(data.len());
+                        segs.push((s.gap.start.wrapping_add(o as u32), data[o..e].to_vec()));
+                        o = e;
+                    }
+                    for (seq, payload) in segs {
+                        let act = s.client_segment(acked, seq, payload.len() as u32, ACK);
+                        if act != ClientAction::Forward {
+                            if let Some(a) = deliver(seq, &hdr, &mut got, &mut rcv_nxt) {
+                                handle_ack(a, &mut acked, &mut client_una);
+                            }
+                        }
+                        if act == ClientAction::HeaderInstead {
+                            continue;
+                        }
+                        let sseq = seq.wrapping_add(s.seq_delta(ACK));
+                        if let Some(a) = deliver(sseq, &payload, &mut got, &mut rcv_nxt) {
+                            handle_ack(a, &mut acked, &mut client_una);
+                        }
+                    }
+                }
+                let mut want = hdr.to_vec();
+                want.extend_from_slice(&data);
+                assert_eq!(got, want, "lost {lost:?}");
+                assert_eq!(client_una, s.gap.start.wrapping_add(data.len() as u32));
+            }
+        }
+
+        /// A server segment acknowledging past the header, with a SACK
+        /// block: mapped into the client's space.
+        #[test]
+        fn server_ack_mapped() {
+            let s = ProxyStream::new(999, 28);
+            let p = build_tcp(&TcpSpec {
+                saddr: [10, 0, 1, 100],
+                daddr: [10, 0, 0, 2],
+                sport: 80,
+                dport: 40000,
+                seq: 5,
+                ack: 1000 + 28 + 50,
+                flags: ACK,
+                window: 100,
+                ip_opt_words: 0,
+                opts: vec![1, 1, 5, 10, 0, 0, 0x04, 0xb0, 0, 0, 0x05, 0x14],
+                payload: vec![],
+                id: 1,
+                df: true,
+            });
+            let mut q = p.clone();
+            tcp_adjust_gap(&mut q, &TcpAdjust::default(), Some(s.gap), CsumMode::Full).unwrap();
+            let be = |o: usize| u32::from_be_bytes(q[o..o + 4].try_into().unwrap());
+            assert_eq!(be(28), 1050);
+            assert_eq!((be(44), be(48)), (0x4b0 - 28, 0x514 - 28));
+            assert!(l4_checksum_ok(&q).unwrap());
         }
     }
 }

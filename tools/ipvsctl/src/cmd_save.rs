@@ -68,6 +68,8 @@ pub fn read_input(args: &RestoreArgs) -> Result<String, Error> {
 fn needs_ext(rule: &Rule) -> Option<&'static str> {
     match rule {
         Rule::Service { toa: true, .. } => Some("--toa"),
+        Rule::Service { synproxy: true, .. } => Some("--synproxy"),
+        Rule::Service { proxy, .. } if proxy.is_on() => Some("--proxy-protocol"),
         Rule::Laddr { .. } => Some("a local address (-P)"),
         Rule::Dest { conf, .. } if conf.fwd == FwdMethod::FullNat => {
             Some("FULLNAT forwarding (--fullnat)")
@@ -100,6 +102,7 @@ fn apply<K: Kernel>(k: &mut K, rule: &Rule) -> Result<(), Error> {
             conf,
             toa,
             synproxy,
+            proxy,
         } => {
             let req = ServiceConfReq {
                 sched: conf.sched,
@@ -115,6 +118,7 @@ fn apply<K: Kernel>(k: &mut K, rule: &Rule) -> Result<(), Error> {
             let set = SvcExtSet {
                 toa: toa.then_some(true),
                 synproxy: synproxy.then_some(true),
+                proxy: proxy.is_on().then_some(*proxy),
             };
             if !set.is_empty() {
                 ops::set_svc_ext(k, key, &set)?;

@@ -5,7 +5,7 @@
 //! family's `SET_SVC` after the `IPVS` request.
 
 use clap::{Args, Subcommand};
-use ipvs_core::netlink::ext::SvcExtSet;
+use ipvs_core::netlink::ext::{ProxyVersion, SvcExtSet};
 use ipvs_core::netlink::service::ServiceConfReq;
 use ipvs_core::service::{svc_flags, FlagsUpdate, Name, ServiceConf, ServiceKey};
 use ipvs_core::version::version_triple;
@@ -18,8 +18,8 @@ use crate::ops;
 use crate::output::{render, Format};
 use crate::values::{
     check_onepacket, check_zero_port, default_netmask, parse_netmask, parse_pe, parse_persistence,
-    parse_sched, parse_sched_flags, parse_sched_flags_for, parse_service, parse_service_kind,
-    service_label, DEFAULT_PERSISTENT_TIMEOUT, DEFAULT_SCHED, SCHED_FLAGS,
+    parse_proxy, parse_sched, parse_sched_flags, parse_sched_flags_for, parse_service,
+    parse_service_kind, service_label, DEFAULT_PERSISTENT_TIMEOUT, DEFAULT_SCHED, SCHED_FLAGS,
 };
 
 /// A service on the command line: `tcp 10.0.1.100:80`, `udp [2001:db8::1]:53`,
@@ -84,6 +84,12 @@ pub struct ServiceOpts {
     /// only).
     #[arg(long)]
     pub synproxy: bool,
+    /// PROXY protocol header (v1 or v2) at the start of every TCP
+    /// connection to a NAT or FULLNAT real server, for servers that read
+    /// the client's address from it (nginx `proxy_protocol`; ipvs_rs
+    /// only). `off` turns it off.
+    #[arg(long, value_name = "VERSION")]
+    pub proxy_protocol: Option<String>,
 }
 
 /// Settings only `service edit` can remove.
@@ -104,6 +110,9 @@ pub struct ServiceClear {
     /// Turn SYNPROXY off.
     #[arg(long, conflicts_with = "synproxy")]
     pub no_synproxy: bool,
+    /// Stop sending the PROXY protocol header.
+    #[arg(long, conflicts_with = "proxy_protocol")]
+    pub no_proxy_protocol: bool,
 }
 
 impl ServiceOpts {
@@ -112,6 +121,7 @@ impl ServiceOpts {
         let ipvs = ServiceOpts {
             toa: false,
             synproxy: false,
+            proxy_protocol: None,
             ..self.clone()
         };
         ipvs != ServiceOpts::default()
@@ -124,6 +134,7 @@ impl ServiceClear {
         let ipvs = ServiceClear {
             no_toa: false,
             no_synproxy: false,
+            no_proxy_protocol: false,
             ..self.clone()
         };
         ipvs != ServiceClear::default()
@@ -349,10 +360,19 @@ pub fn run<K: Kernel>(
             if opts.synproxy {
                 require_ext(k, "--synproxy")?;
             }
+            let proxy = opts
+                .proxy_protocol
+                .as_deref()
+                .map(parse_proxy)
+                .transpose()?;
+            if proxy.is_some() {
+                require_ext(k, "--proxy-protocol")?;
+            }
             ops::add_service(k, &key, &conf)?;
             let set = SvcExtSet {
                 toa: opts.toa.then_some(true),
                 synproxy: opts.synproxy.then_some(true),
+                proxy: proxy.filter(|p| p.is_on()),
             };
             if !set.is_empty() {
                 if let Err(e) = ops::set_svc_ext(k, &key, &set) {
@@ -393,7 +413,26 @@ pub fn run<K: Kernel>(
                     },
                 )?;
             }
-            let set = SvcExtSet { toa, synproxy };
+            let proxy = match (&opts.proxy_protocol, clear.no_proxy_protocol) {
+                (Some(v), _) => Some(parse_proxy(v)?),
+                (_, true) => Some(ProxyVersion::Off),
+                _ => None,
+            };
+            if proxy.is_some() {
+                require_ext(
+                    k,
+                    if opts.proxy_protocol.is_some() {
+                        "--proxy-protocol"
+                    } else {
+                        "--no-proxy-protocol"
+                    },
+                )?;
+            }
+            let set = SvcExtSet {
+                toa,
+                synproxy,
+                proxy,
+            };
             let (current, _) = ops::find_service(k, &key)?
                 .ok_or_else(|| Error::NotFound(format!("service {}", service_label(&key))))?;
             let conf = service_conf(&key, opts, clear, Some(&current))?;
@@ -515,6 +554,7 @@ mod tests {
             pe: None,
             toa: false,
             synproxy: false,
+            proxy_protocol: None,
         };
         add(&mut k, "udp", "10.0.1.100:53", opts).unwrap();
         let c = conf(&k);
@@ -753,7 +793,8 @@ mod tests {
             j["services"][0]["ext_stats"],
             serde_json::json!({"toa_written": 0, "toa_skipped": 0, "fnat_exhausted": 0,
                 "synproxy_cookies_sent": 0, "synproxy_ack_valid": 0, "synproxy_ack_bad": 0,
-                "synproxy_syn_retrans": 0, "synproxy_ack_storm": 0, "synproxy_held_drops": 0})
+                "synproxy_syn_retrans": 0, "synproxy_ack_storm": 0, "synproxy_held_drops": 0,
+                "proxy_sent": 0, "proxy_resent": 0})
         );
         // --no-toa alone sends only the IPVS_RS request.
         let ipvs_before = k.log.len();
@@ -846,6 +887,82 @@ mod tests {
             .unwrap_err()
             .to_string()
             .starts_with("--synproxy needs ipvs_rs"));
+        assert!(k.services.is_empty() && k.sent() == 0);
+    }
+
+    #[test]
+    fn proxy_protocol_on_add_and_edit() {
+        let mut k = FakeKernel::default();
+        let v2 = ServiceOpts {
+            proxy_protocol: Some("v2".into()),
+            ..Default::default()
+        };
+        add(&mut k, "tcp", "10.0.1.100:80", v2).unwrap();
+        assert_eq!(k.services[0].ext.proxy, ProxyVersion::V2);
+        let text = run(
+            &mut k,
+            &ServiceCommand::List(ListArgs::default()),
+            Format::Human,
+        )
+        .unwrap();
+        assert!(
+            text.ends_with("TCP  10.0.1.100:80 wlc proxy-protocol v2\n"),
+            "{text}"
+        );
+        // v1, then off with --no-proxy-protocol; the rest stays.
+        let v1 = ServiceOpts {
+            proxy_protocol: Some("v1".into()),
+            toa: true,
+            ..Default::default()
+        };
+        edit(&mut k, v1, ServiceClear::default()).unwrap();
+        assert_eq!(k.services[0].ext.proxy, ProxyVersion::V1);
+        edit(
+            &mut k,
+            ServiceOpts::default(),
+            ServiceClear {
+                no_proxy_protocol: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(k.services[0].ext.proxy, ProxyVersion::Off);
+        assert!(k.services[0].ext.toa);
+        // A bad version is named, and nothing is sent.
+        let before = k.sent();
+        let bad = ServiceOpts {
+            proxy_protocol: Some("v3".into()),
+            ..Default::default()
+        };
+        let e = edit(&mut k, bad, ServiceClear::default()).unwrap_err();
+        assert!(e.to_string().contains("\"v3\""), "{e}");
+        assert!(e.to_string().contains("--proxy-protocol"), "{e}");
+        assert_eq!(k.sent(), before);
+        // Counters in JSON.
+        k.set_ext_stats(&k.services[0].key.clone(), 1);
+        let j: serde_json::Value = serde_json::from_str(
+            &run(
+                &mut k,
+                &ServiceCommand::List(ListArgs::default()),
+                Format::Json,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(j["services"][0]["proxy_protocol"], "off");
+        assert_eq!(j["services"][0]["ext_stats"]["proxy_sent"], 10);
+        assert_eq!(j["services"][0]["ext_stats"]["proxy_resent"], 11);
+        // Without the IPVS_RS family: refused by name.
+        let mut k = FakeKernel::default();
+        k.ext = false;
+        let v2 = ServiceOpts {
+            proxy_protocol: Some("v2".into()),
+            ..Default::default()
+        };
+        assert!(add(&mut k, "tcp", "10.0.1.100:80", v2)
+            .unwrap_err()
+            .to_string()
+            .starts_with("--proxy-protocol needs ipvs_rs"));
         assert!(k.services.is_empty() && k.sent() == 0);
     }
 

@@ -112,6 +112,8 @@ impl FakeKernel {
                     ack_storm: base + 7,
                     held_drops: base + 8,
                 },
+                proxy_sent: base + 9,
+                proxy_resent: base + 10,
             };
             for (i, l) in s.laddrs.iter_mut().enumerate() {
                 l.conns = u32::try_from(base).unwrap_or(u32::MAX) + i as u32;

@@ -20,7 +20,7 @@ use crate::ops::{DestEntry, ServiceEntry, ServiceExt};
 use crate::output::Render;
 use crate::values::{
     default_netmask, fmt_addr, fmt_addr_port, fmt_netmask, fwd_json_name, is_persistent,
-    sched_flag_names, tun_csum_name, tun_type_name,
+    proxy_name, sched_flag_names, tun_csum_name, tun_type_name,
 };
 
 /// Which columns the text shows (the JSON always has everything).
@@ -208,6 +208,10 @@ pub struct ExtStatsView {
     pub synproxy_ack_storm: u64,
     /// SYNPROXY: client packets dropped while waiting for the server.
     pub synproxy_held_drops: u64,
+    /// PROXY protocol header segments sent to real servers.
+    pub proxy_sent: u64,
+    /// PROXY protocol header segments sent again.
+    pub proxy_resent: u64,
 }
 
 /// A virtual service with its real servers, for JSON.
@@ -235,6 +239,9 @@ pub struct ServiceView {
     pub toa: Option<bool>,
     /// Whether SYNPROXY is on; null without the `IPVS_RS` family.
     pub synproxy: Option<bool>,
+    /// PROXY protocol version sent to real servers ("v1", "v2" or "off");
+    /// null without the `IPVS_RS` family.
+    pub proxy_protocol: Option<&'static str>,
     /// The FULLNAT local addresses; null without the `IPVS_RS` family.
     pub laddrs: Option<Vec<LaddrView>>,
     /// TOA and FULLNAT counters; null without the `IPVS_RS` family.
@@ -294,6 +301,7 @@ impl From<&ServiceEntry> for ServiceView {
             dests: s.dests.iter().map(DestView::from).collect(),
             toa: ext.map(|e| e.settings.toa),
             synproxy: ext.map(|e| e.settings.synproxy),
+            proxy_protocol: ext.map(|e| proxy_name(e.settings.proxy).unwrap_or("off")),
             laddrs: ext.map(|e| e.laddrs.iter().map(LaddrView::from).collect()),
             ext_stats: ext.map(|e| ExtStatsView {
                 toa_written: e.counters.toa_written,
@@ -305,6 +313,8 @@ impl From<&ServiceEntry> for ServiceView {
                 synproxy_syn_retrans: e.counters.synproxy.syn_retrans,
                 synproxy_ack_storm: e.counters.synproxy.ack_storm,
                 synproxy_held_drops: e.counters.synproxy.held_drops,
+                proxy_sent: e.counters.proxy_sent,
+                proxy_resent: e.counters.proxy_resent,
             }),
         }
     }
@@ -390,6 +400,9 @@ fn service_line(s: &ServiceEntry) -> String {
         if e.settings.synproxy {
             line.push_str(" synproxy");
         }
+        if let Some(v) = proxy_name(e.settings.proxy) {
+            let _ = write!(line, " proxy-protocol {v}");
+        }
         if !e.laddrs.is_empty() {
             let _ = write!(line, " laddrs {}", e.laddrs.len());
         }
@@ -450,6 +463,41 @@ fn synproxy_table(entries: &[ServiceEntry], sw: usize, exact: bool) -> String {
             num10(c.syn_retrans, exact),
             num10(c.ack_storm, exact),
             num10(c.held_drops, exact)
+        );
+    }
+    out
+}
+
+/// The fourth table of `ipvsctl stats`: PROXY protocol header segments
+/// sent by the services that send them (on, or with counts from when they
+/// did). Empty when none does.
+fn proxy_table(entries: &[ServiceEntry], sw: usize, exact: bool) -> String {
+    let used: Vec<(&ServiceEntry, &ServiceExt)> = entries
+        .iter()
+        .filter_map(|s| {
+            let e = s.ext.as_ref()?;
+            let c = &e.counters;
+            (e.settings.proxy.is_on() || c.proxy_sent != 0 || c.proxy_resent != 0).then_some((s, e))
+        })
+        .collect();
+    if used.is_empty() {
+        return String::new();
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n{:<sw$} {:>10} {:>10} {:>10}",
+        "Prot LocalAddress:Port", "Proxy", "HdrSent", "HdrResent"
+    );
+    for (s, e) in used {
+        let c = &e.counters;
+        let _ = writeln!(
+            out,
+            "{:<sw$} {:>10}{}{}",
+            svc_name(&s.key),
+            proxy_name(e.settings.proxy).unwrap_or("off"),
+            num10(c.proxy_sent, exact),
+            num10(c.proxy_resent, exact)
         );
     }
     out
@@ -706,6 +754,7 @@ impl Render for TableView {
         if c == Columns::Counters {
             out.push_str(&ext_counters_table(&self.entries, sw, x));
             out.push_str(&synproxy_table(&self.entries, sw, x));
+            out.push_str(&proxy_table(&self.entries, sw, x));
         }
         // ipvsadm pads the last column; trailing blanks only get in the way.
         let mut trimmed = String::with_capacity(out.len());
@@ -953,6 +1002,7 @@ mod tests {
             settings: ipvs_core::netlink::ext::SvcExt {
                 toa: true,
                 synproxy: false,
+                proxy: Default::default(),
             },
             counters: ipvs_core::netlink::ext::SvcExtCounters {
                 toa_written: 1_234,
@@ -1093,8 +1143,10 @@ mod tests {
             web["ext_stats"],
             serde_json::json!({"toa_written": 1234, "toa_skipped": 2, "fnat_exhausted": 3,
                 "synproxy_cookies_sent": 0, "synproxy_ack_valid": 0, "synproxy_ack_bad": 0,
-                "synproxy_syn_retrans": 0, "synproxy_ack_storm": 0, "synproxy_held_drops": 0})
+                "synproxy_syn_retrans": 0, "synproxy_ack_storm": 0, "synproxy_held_drops": 0,
+                "proxy_sent": 0, "proxy_resent": 0})
         );
+        assert_eq!(web["proxy_protocol"], "off");
         assert_eq!(web["dests"][1]["forward"], "fullnat");
         assert_eq!(j["services"][1]["toa"], false);
         assert_eq!(j["services"][1]["laddrs"], serde_json::json!([]));

@@ -257,6 +257,7 @@ mod tests {
                     pe: Some("sip".into()),
                     toa: false,
                     synproxy: false,
+                    proxy_protocol: None,
                 },
             })
         );

@@ -39,16 +39,17 @@ use ipvs_core::service::{
 };
 
 use ipvs_core::addr::Addr;
+use ipvs_core::netlink::ext::ProxyVersion;
 
 use crate::error::Error;
 use crate::ops::ServiceEntry;
 use crate::values::{
     check_dest_family, check_onepacket, check_thresholds, check_tunnel, check_zero_port,
     default_netmask, fmt_addr, fmt_addr_port, fmt_netmask, is_persistent, parse_laddr,
-    parse_netmask, parse_number, parse_pe, parse_persistence, parse_port, parse_sched,
-    parse_sched_flags, parse_server, parse_service, parse_tun_type, parse_weight, sched_flag_names,
-    tun_type_name, ServiceKind, DEFAULT_PERSISTENT_TIMEOUT, DEFAULT_SCHED, MAX_WEIGHT, SCHED_FLAGS,
-    TUN_F_CSUM, TUN_F_REMCSUM,
+    parse_netmask, parse_number, parse_pe, parse_persistence, parse_port, parse_proxy, parse_sched,
+    parse_sched_flags, parse_server, parse_service, parse_tun_type, parse_weight, proxy_name,
+    sched_flag_names, tun_type_name, ServiceKind, DEFAULT_PERSISTENT_TIMEOUT, DEFAULT_SCHED,
+    MAX_WEIGHT, SCHED_FLAGS, TUN_F_CSUM, TUN_F_REMCSUM,
 };
 
 /// One rule of a save file.
@@ -64,6 +65,9 @@ pub enum Rule {
         toa: bool,
         /// `--synproxy` (ipvs_rs): SYNPROXY on this TCP service.
         synproxy: bool,
+        /// `--proxy-protocol v1|v2` (ipvs_rs): PROXY protocol header to
+        /// the real servers.
+        proxy: ProxyVersion,
     },
     /// `-P` (ipvs_rs): add a local address to a service's FULLNAT pool.
     Laddr {
@@ -205,6 +209,10 @@ pub fn print(entries: &[ServiceEntry]) -> String {
         if s.ext.as_ref().is_some_and(|e| e.settings.synproxy) {
             out.push_str(" --synproxy");
         }
+        if let Some(v) = s.ext.as_ref().and_then(|e| proxy_name(e.settings.proxy)) {
+            out.push_str(" --proxy-protocol ");
+            out.push_str(v);
+        }
         out.push('\n');
         for l in s.ext.iter().flat_map(|e| &e.laddrs) {
             out.push_str(&laddr_rule(&s.key, &l.addr));
@@ -254,6 +262,7 @@ enum Opt {
     FullNat,
     Toa,
     Synproxy,
+    Proxy,
     Laddr,
 }
 
@@ -267,7 +276,7 @@ enum Arg {
 }
 
 /// Short form, long form, option, value.
-const OPTIONS: [(Option<&str>, &str, Opt, Arg); 30] = [
+const OPTIONS: [(Option<&str>, &str, Opt, Arg); 31] = [
     (Some("-A"), "--add-service", Opt::AddService, Arg::No),
     (Some("-a"), "--add-server", Opt::AddServer, Arg::No),
     (Some("-P"), "--add-laddr", Opt::AddLaddr, Arg::No),
@@ -297,6 +306,7 @@ const OPTIONS: [(Option<&str>, &str, Opt, Arg); 30] = [
     (None, "--fullnat", Opt::FullNat, Arg::No),
     (None, "--toa", Opt::Toa, Arg::No),
     (None, "--synproxy", Opt::Synproxy, Arg::No),
+    (None, "--proxy-protocol", Opt::Proxy, Arg::Required),
     (Some("-z"), "--laddr", Opt::Laddr, Arg::Required),
 ];
 
@@ -426,7 +436,8 @@ fn command_of(opt: Opt) -> Option<Opt> {
         | Opt::Ops
         | Opt::SchedFlags
         | Opt::Toa
-        | Opt::Synproxy => Some(Opt::AddService),
+        | Opt::Synproxy
+        | Opt::Proxy => Some(Opt::AddService),
         Opt::Real
         | Opt::Gate
         | Opt::Ipip
@@ -549,6 +560,10 @@ pub fn parse_rule(tokens: &[&str]) -> Result<Rule, Error> {
         }
         check_zero_port(&key, flags)?;
         check_onepacket(&key, flags)?;
+        let proxy = match get(Opt::Proxy) {
+            Some(f) => parse_proxy(&value(f))?,
+            None => ProxyVersion::Off,
+        };
         return Ok(Rule::Service {
             key,
             conf: ServiceConf {
@@ -560,6 +575,7 @@ pub fn parse_rule(tokens: &[&str]) -> Result<Rule, Error> {
             },
             toa: get(Opt::Toa).is_some(),
             synproxy: get(Opt::Synproxy).is_some(),
+            proxy,
         });
     }
 
@@ -1150,11 +1166,16 @@ mod tests {
                     conf,
                     toa,
                     synproxy,
+                    proxy,
                 } => {
                     let mut e = entry(key, conf, vec![]);
                     if with_ext {
                         e.ext = Some(ServiceExt {
-                            settings: SvcExt { toa, synproxy },
+                            settings: SvcExt {
+                                toa,
+                                synproxy,
+                                proxy,
+                            },
                             ..Default::default()
                         });
                     }
@@ -1215,12 +1236,14 @@ mod tests {
 -a -u 10.0.1.100:53 -r 10.0.2.11:53 -m -w 1
 -A -t 10.0.1.100:443 -s rr --toa --synproxy
 -a -t 10.0.1.100:443 -r 10.0.2.11:443 -m -w 1
+-A -t 10.0.1.100:8443 -s rr --proxy-protocol v2
+-a -t 10.0.1.100:8443 -r 10.0.2.11:443 --fullnat -w 1
 ";
 
     #[test]
     fn synproxy_lines_print_and_parse_back() {
         let rebuilt = rebuild(SAVED_EXT, true);
-        let tls = rebuilt.last().unwrap();
+        let tls = &rebuilt[rebuilt.len() - 2];
         let e = tls.ext.as_ref().unwrap();
         assert!(e.settings.synproxy && e.settings.toa);
         assert!(!rebuilt[0].ext.as_ref().unwrap().settings.synproxy);
@@ -1232,6 +1255,35 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("option \"--synproxy\" belongs on -A lines"));
+    }
+
+    #[test]
+    fn proxy_protocol_lines_print_and_parse_back() {
+        let rebuilt = rebuild(SAVED_EXT, true);
+        let pp = rebuilt.last().unwrap();
+        assert_eq!(pp.ext.as_ref().unwrap().settings.proxy, ProxyVersion::V2);
+        assert_eq!(
+            rebuilt[0].ext.as_ref().unwrap().settings.proxy,
+            ProxyVersion::Off
+        );
+        match rule("-A -t 10.0.1.1:80 --proxy-protocol v1 -s rr").unwrap() {
+            Rule::Service { proxy, .. } => assert_eq!(proxy, ProxyVersion::V1),
+            r => panic!("{r:?}"),
+        }
+        for (line, msg) in [
+            (
+                "-A -t 10.0.1.1:80 --proxy-protocol v9",
+                "--proxy-protocol: \"v9\" is not a PROXY protocol version",
+            ),
+            ("-A -t 10.0.1.1:80 --proxy-protocol", "--proxy-protocol"),
+            (
+                "-a -t 10.0.0.1:80 -r 10.0.0.2 --proxy-protocol v2",
+                "option \"--proxy-protocol\" belongs on -A lines",
+            ),
+        ] {
+            let e = rule(line).unwrap_err().to_string();
+            assert!(e.contains(msg), "{line}: {e}");
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::fmt::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipvs_core::addr::{Addr, Af};
+use ipvs_core::netlink::ext::ProxyVersion;
 use ipvs_core::service::{
     svc_flags, DestConf, FwdMethod, Name, Protocol, ServiceConf, ServiceKey, TunType,
 };
@@ -612,6 +613,28 @@ pub fn check_dest_family(svc: &ServiceKey, dest: &Addr, fwd: FwdMethod) -> Resul
 /// Whether a service is persistent.
 pub fn is_persistent(conf: &ServiceConf) -> bool {
     conf.flags & svc_flags::PERSISTENT != 0
+}
+
+/// The name of a PROXY protocol version on the command line (`None` for
+/// off).
+pub fn proxy_name(v: ProxyVersion) -> Option<&'static str> {
+    match v {
+        ProxyVersion::Off => None,
+        ProxyVersion::V1 => Some("v1"),
+        ProxyVersion::V2 => Some("v2"),
+    }
+}
+
+/// Parses the value of `--proxy-protocol`: `v1`, `v2` or `off`.
+pub fn parse_proxy(s: &str) -> Result<ProxyVersion, Error> {
+    match s {
+        "v1" | "1" => Ok(ProxyVersion::V1),
+        "v2" | "2" => Ok(ProxyVersion::V2),
+        "off" | "0" => Ok(ProxyVersion::Off),
+        _ => Err(Error::Usage(format!(
+            "--proxy-protocol: \"{s}\" is not a PROXY protocol version (v1, v2 or off)"
+        ))),
+    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use super::attr::{Attr, AttrError, AttrWriter, Attrs, WriteError};
 use super::service::{decode_service, put_service_key};
 use crate::addr::{Addr, Af};
 use crate::errno::{Errno, Error, Result};
+pub use crate::proxy_protocol::ProxyVersion;
 use crate::service::ServiceKey;
 use core::ffi::CStr;
 
@@ -91,8 +92,17 @@ pub mod svc_attr {
     /// `u64` (replies): client packets dropped while waiting for the real
     /// server (more than `synproxy_skb_store_thresh`).
     pub const SYNPROXY_HELD_DROPS: u16 = 12;
+    /// `u8`: PROXY protocol header on the service's TCP connections to
+    /// NAT and FULLNAT real servers: 0 none, 1 version 1, 2 version 2.
+    pub const PROXY_PROTOCOL: u16 = 13;
+    /// `u64` (replies): PROXY protocol header segments sent to real
+    /// servers (repeats included).
+    pub const PROXY_SENT: u16 = 14;
+    /// `u64` (replies): header segments sent again (the real server had
+    /// not acknowledged the first).
+    pub const PROXY_RESENT: u16 = 15;
     /// Table size for parsing.
-    pub const TABLE: usize = 13;
+    pub const TABLE: usize = 16;
 }
 
 fn einval(msg: &'static CStr) -> Error {
@@ -181,6 +191,9 @@ pub struct SvcExt {
     /// SYNPROXY: the director answers SYNs with cookies and opens the
     /// connection to the real server once the client's ACK validates.
     pub synproxy: bool,
+    /// PROXY protocol header sent at the start of each TCP connection to a
+    /// real server.
+    pub proxy: ProxyVersion,
 }
 
 /// A change of a service's extension settings (`SET_SVC`): the settings
@@ -191,12 +204,14 @@ pub struct SvcExtSet {
     pub toa: Option<bool>,
     /// New SYNPROXY setting.
     pub synproxy: Option<bool>,
+    /// New PROXY protocol setting.
+    pub proxy: Option<ProxyVersion>,
 }
 
 impl SvcExtSet {
     /// Whether nothing is changed.
     pub fn is_empty(&self) -> bool {
-        self.toa.is_none() && self.synproxy.is_none()
+        self.toa.is_none() && self.synproxy.is_none() && self.proxy.is_none()
     }
 
     /// `old` with the changes applied.
@@ -204,6 +219,7 @@ impl SvcExtSet {
         SvcExt {
             toa: self.toa.unwrap_or(old.toa),
             synproxy: self.synproxy.unwrap_or(old.synproxy),
+            proxy: self.proxy.unwrap_or(old.proxy),
         }
     }
 }
@@ -238,6 +254,10 @@ pub struct SvcExtCounters {
     pub laddrs: u32,
     /// SYNPROXY counters.
     pub synproxy: SynproxyCounters,
+    /// PROXY protocol header segments sent.
+    pub proxy_sent: u64,
+    /// PROXY protocol header segments sent again.
+    pub proxy_resent: u64,
 }
 
 /// Decodes [`attr::SVC_EXT`] of `SET_SVC`: the settings given, applied
@@ -263,6 +283,12 @@ pub fn decode_svc_ext(nla: Option<Attr<'_>>, old: SvcExt) -> Result<SvcExt> {
             1 => true,
             _ => return Err(einval(c"IPVS_RS_SVC_ATTR_SYNPROXY: expected 0 or 1")),
         };
+    }
+    if let Some(pp) = get(svc_attr::PROXY_PROTOCOL) {
+        let v = field(pp.u8(), c"IPVS_RS_SVC_ATTR_PROXY_PROTOCOL: expected a u8")?;
+        new.proxy = ProxyVersion::from_raw(v).ok_or(einval(
+            c"IPVS_RS_SVC_ATTR_PROXY_PROTOCOL: expected 0 (off), 1 (v1) or 2 (v2)",
+        ))?;
     }
     Ok(new)
 }
@@ -363,6 +389,9 @@ pub fn encode_svc_ext_req(
     if let Some(sp) = set.synproxy {
         w.put_u8(svc_attr::SYNPROXY, u8::from(sp))?;
     }
+    if let Some(pp) = set.proxy {
+        w.put_u8(svc_attr::PROXY_PROTOCOL, pp.raw())?;
+    }
     w.nest_end(n)
 }
 
@@ -388,6 +417,9 @@ pub fn encode_svc_ext(
     w.put_u64(svc_attr::SYNPROXY_SYN_RETRANS, s.syn_retrans)?;
     w.put_u64(svc_attr::SYNPROXY_ACK_STORM, s.ack_storm)?;
     w.put_u64(svc_attr::SYNPROXY_HELD_DROPS, s.held_drops)?;
+    w.put_u8(svc_attr::PROXY_PROTOCOL, ext.proxy.raw())?;
+    w.put_u64(svc_attr::PROXY_SENT, c.proxy_sent)?;
+    w.put_u64(svc_attr::PROXY_RESENT, c.proxy_resent)?;
     w.nest_end(n)
 }
 
@@ -405,6 +437,10 @@ pub fn decode_svc_ext_reply(buf: &[u8]) -> Result<(SvcExt, SvcExtCounters)> {
         SvcExt {
             toa: get(svc_attr::TOA).and_then(|v| v.u8().ok()) == Some(1),
             synproxy: get(svc_attr::SYNPROXY).and_then(|v| v.u8().ok()) == Some(1),
+            proxy: get(svc_attr::PROXY_PROTOCOL)
+                .and_then(|v| v.u8().ok())
+                .and_then(ProxyVersion::from_raw)
+                .unwrap_or_default(),
         },
         SvcExtCounters {
             toa_written: u64_of(svc_attr::TOA_WRITTEN),
@@ -421,6 +457,8 @@ pub fn decode_svc_ext_reply(buf: &[u8]) -> Result<(SvcExt, SvcExtCounters)> {
                 ack_storm: u64_of(svc_attr::SYNPROXY_ACK_STORM),
                 held_drops: u64_of(svc_attr::SYNPROXY_HELD_DROPS),
             },
+            proxy_sent: u64_of(svc_attr::PROXY_SENT),
+            proxy_resent: u64_of(svc_attr::PROXY_RESENT),
         },
     ))
 }
@@ -484,17 +522,20 @@ mod tests {
         let set = SvcExtSet {
             toa: Some(true),
             synproxy: None,
+            proxy: Some(ProxyVersion::V2),
         };
         encode_svc_ext_req(&mut w, &svc(), &set).unwrap();
         let a = ExtAttrs::parse(w.as_bytes()).unwrap();
         let old = SvcExt {
             toa: false,
             synproxy: true,
+            proxy: ProxyVersion::Off,
         };
         // Settings not given stay as they were.
         let both = SvcExt {
             toa: true,
             synproxy: true,
+            proxy: ProxyVersion::V2,
         };
         assert_eq!(decode_svc_ext(a.svc_ext, old).unwrap(), both);
         assert_eq!(set.apply(old), both);
@@ -511,6 +552,8 @@ mod tests {
                 ack_storm: 5,
                 held_drops: 4,
             },
+            proxy_sent: 3,
+            proxy_resent: 1,
         };
         let mut buf = [0u8; 512];
         let mut w = AttrWriter::new(&mut buf);
@@ -525,18 +568,21 @@ mod tests {
         let set = SvcExtSet {
             toa: None,
             synproxy: Some(false),
+            proxy: None,
         };
         encode_svc_ext_req(&mut w, &svc(), &set).unwrap();
         let a = ExtAttrs::parse(w.as_bytes()).unwrap();
         let old = SvcExt {
             toa: true,
             synproxy: true,
+            proxy: ProxyVersion::V1,
         };
         assert_eq!(
             decode_svc_ext(a.svc_ext, old).unwrap(),
             SvcExt {
                 toa: true,
-                synproxy: false
+                synproxy: false,
+                proxy: ProxyVersion::V1,
             }
         );
         // A value other than 0/1 is refused by name.
@@ -553,5 +599,21 @@ mod tests {
             .to_str()
             .unwrap()
             .starts_with("IPVS_RS_SVC_ATTR_SYNPROXY"));
+        // PROXY protocol: 3 is no version; a u32 is the wrong type.
+        for bad in [&[3u8][..], &[2, 0, 0, 0][..]] {
+            let mut buf = [0u8; 256];
+            let mut w = AttrWriter::new(&mut buf);
+            put_service(&mut w, &svc()).unwrap();
+            let n = w.nest_start(attr::SVC_EXT).unwrap();
+            w.put(svc_attr::PROXY_PROTOCOL, bad).unwrap();
+            w.nest_end(n).unwrap();
+            let a = ExtAttrs::parse(w.as_bytes()).unwrap();
+            let e = decode_svc_ext(a.svc_ext, old).unwrap_err();
+            assert!(e
+                .msg
+                .to_str()
+                .unwrap()
+                .starts_with("IPVS_RS_SVC_ATTR_PROXY_PROTOCOL"));
+        }
     }
 }

@@ -14,7 +14,7 @@
 //! - Inserting bytes at the start of the client's stream (a PROXY protocol
 //!   header, [`crate::proxy_protocol`]): the client's sequence numbers
 //!   move by the header's length towards the server, and the server's
-//!   acknowledgments of them back.
+//!   acknowledgments of them back ([`InsertGap`], [`tcp_adjust_gap`]).
 //!
 //! One [`TcpAdjust`] describes the changes for one direction;
 //! [`ConnAdjust`] holds both for a connection. [`tcp_adjust`] applies one
@@ -107,25 +107,58 @@ pub struct ConnAdjust {
     pub to_client: TcpAdjust,
 }
 
-impl ConnAdjust {
-    /// Accounts for `n` bytes the director inserts at the start of the
-    /// client's stream to the server (a PROXY protocol header): the client's
-    /// later bytes move `n` further in the server's view (`to_server.seq +=
-    /// n`) and the server's acknowledgments move back (`to_client.ack -=
-    /// n`).
-    ///
-    /// The segment that carries the inserted bytes keeps its sequence
-    /// number (the header takes the client's first sequence numbers): the
-    /// glue translates it with the adjustment from *before* this call, and
-    /// every later client segment with the one after it. An
-    /// acknowledgment from the server that covers only part of the header
-    /// becomes one below the client's first byte, which the client ignores
-    /// as old; the glue must not let the header be lost (it retransmits the
-    /// header segment itself if the server does not acknowledge it).
-    pub fn insert_to_server(&mut self, n: u32) {
-        self.to_server.seq = self.to_server.seq.wrapping_add(n);
-        self.to_client.ack = self.to_client.ack.wrapping_sub(n);
+/// Bytes the director inserted at the start of the client's stream to the
+/// server (a PROXY protocol header, [`crate::proxy_protocol`]): in the
+/// server's sequence space they are `start .. start + len`, where `start`
+/// is the client's first sequence number (its ISN + 1).
+///
+/// The client's segments after its SYN move `len` further towards the
+/// server (a constant `seq` delta of `len`); the server's acknowledgments
+/// and SACK edges come back through [`InsertGap::map`], which is not a
+/// constant: a value that does not yet cover the inserted bytes is the
+/// client's first byte, not acknowledged (so the SYN-ACK's acknowledgment
+/// of the SYN stays as it is, and a partial acknowledgment never becomes
+/// one below what the client already had acknowledged).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct InsertGap {
+    /// The client's first sequence number (ISN + 1).
+    pub start: u32,
+    /// Bytes inserted.
+    pub len: u32,
+}
+
+impl InsertGap {
+    /// The gap for `len` bytes before the first byte of a client whose SYN
+    /// had sequence number `client_isn`.
+    pub fn new(client_isn: u32, len: u32) -> InsertGap {
+        InsertGap {
+            start: client_isn.wrapping_add(1),
+            len,
+        }
     }
+
+    /// Whether `ack` (server space) covers all the inserted bytes.
+    pub fn covered_by(&self, ack: u32) -> bool {
+        after_eq(ack, self.start.wrapping_add(self.len))
+    }
+
+    /// An acknowledgment number or SACK edge of the server (server space)
+    /// in the client's space: up to `start` unchanged, inside the gap
+    /// `start`, beyond it `len` less (sequence arithmetic, RFC 1982).
+    pub fn map(&self, ack: u32) -> u32 {
+        if self.covered_by(ack) {
+            ack.wrapping_sub(self.len)
+        } else if after_eq(ack, self.start) {
+            self.start
+        } else {
+            ack
+        }
+    }
+}
+
+/// Whether `a` is at or after `b` in sequence space.
+fn after_eq(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) >= 0
 }
 
 /// Shifts a TCP segment's sequence numbers in place: `seq_delta` is added
@@ -171,6 +204,20 @@ pub fn seq_adjust(
 /// the window translation `adj.window` (not on a SYN). Everything else,
 /// including the errors, as [`seq_adjust`].
 pub fn tcp_adjust(buf: &mut [u8], adj: &TcpAdjust, mode: CsumMode) -> Result<(), PacketError> {
+    tcp_adjust_gap(buf, adj, None, mode)
+}
+
+/// [`tcp_adjust`] for a server's segment of a connection whose client
+/// stream has bytes inserted (`gap`, see [`InsertGap`]): the
+/// acknowledgment number and the SACK edges (ACK set only) are first
+/// mapped with [`InsertGap::map`], then `adj.ack` is added. With `gap`
+/// `None` exactly [`tcp_adjust`].
+pub fn tcp_adjust_gap(
+    buf: &mut [u8],
+    adj: &TcpAdjust,
+    gap: Option<InsertGap>,
+    mode: CsumMode,
+) -> Result<(), PacketError> {
     let th = TcpHeader::parse(buf)?;
     let t = PacketError::Truncated;
     let l4 = th.l4_off;
@@ -188,22 +235,30 @@ pub fn tcp_adjust(buf: &mut [u8], adj: &TcpAdjust, mode: CsumMode) -> Result<(),
     let syn = th.flags & tcp_flags::SYN != 0;
     let mut diff = CsumDiff::new();
 
-    // A 32-bit field at `rel` (from the TCP header) gets `delta` added.
-    let mut add32 = |buf: &mut [u8], rel: usize, delta: u32| -> Result<(), PacketError> {
-        if delta == 0 {
-            return Ok(());
-        }
-        let off = l4 + rel;
-        let old = rd4(buf, off).ok_or(PacketError::Truncated)?;
-        let new = u32::from_be_bytes(old).wrapping_add(delta).to_be_bytes();
-        wr(buf, off, &new)?;
-        diff.merge(bytes_diff(&old, &new, rel % 2 == 1));
-        Ok(())
-    };
+    // A 32-bit field at `rel` (from the TCP header) gets `delta` added,
+    // after the gap's mapping if `peer` (a number of the receiver's space).
+    let mut add32 =
+        |buf: &mut [u8], rel: usize, delta: u32, peer: bool| -> Result<(), PacketError> {
+            let gap = gap.filter(|_| peer);
+            if delta == 0 && gap.is_none() {
+                return Ok(());
+            }
+            let off = l4 + rel;
+            let old = rd4(buf, off).ok_or(PacketError::Truncated)?;
+            let v = u32::from_be_bytes(old);
+            let v = gap.map_or(v, |g| g.map(v));
+            let new = v.wrapping_add(delta).to_be_bytes();
+            if new == old {
+                return Ok(());
+            }
+            wr(buf, off, &new)?;
+            diff.merge(bytes_diff(&old, &new, rel % 2 == 1));
+            Ok(())
+        };
 
-    add32(buf, SEQ_OFF, adj.seq)?;
+    add32(buf, SEQ_OFF, adj.seq, false)?;
     if ack {
-        add32(buf, ACK_OFF, adj.ack)?;
+        add32(buf, ACK_OFF, adj.ack, true)?;
     }
     let opts_rel = th.opts_off() - l4;
     for o in tcp_options(opts) {
@@ -216,13 +271,13 @@ pub fn tcp_adjust(buf: &mut [u8], adj: &TcpAdjust, mode: CsumMode) -> Result<(),
                     && (len - 2) % TCPOLEN_SACK_PERBLOCK == 0 =>
             {
                 for edge in 0..usize::from((len - 2) / 4) {
-                    add32(buf, rel + 2 + 4 * edge, adj.ack)?;
+                    add32(buf, rel + 2 + 4 * edge, adj.ack, true)?;
                 }
             }
             (TCPOPT_TIMESTAMP, TCPOLEN_TIMESTAMP) => {
-                add32(buf, rel + 2, adj.tsval)?;
+                add32(buf, rel + 2, adj.tsval, false)?;
                 if ack {
-                    add32(buf, rel + 6, adj.tsecr)?;
+                    add32(buf, rel + 6, adj.tsecr, false)?;
                 }
             }
             _ => {}
@@ -459,14 +514,58 @@ mod tests {
     }
 
     #[test]
-    fn conn_adjust_insert() {
-        let mut c = ConnAdjust::default();
-        c.to_server.ack = 50;
-        c.to_client.seq = 0u32.wrapping_sub(50);
-        c.insert_to_server(28);
-        assert_eq!(c.to_server.seq, 28);
-        assert_eq!(c.to_client.ack, 0u32.wrapping_sub(28));
-        assert_eq!(c.to_server.ack, 50);
+    fn insert_gap_map() {
+        // Client ISN 0xffff_fff0: first byte 0xffff_fff1, 28 bytes
+        // inserted (the gap wraps).
+        let g = InsertGap::new(0xffff_fff0, 28);
+        assert_eq!(g.start, 0xffff_fff1);
+        // The SYN-ACK acknowledges the SYN: unchanged.
+        assert_eq!(g.map(0xffff_fff1), 0xffff_fff1);
+        assert!(!g.covered_by(0xffff_fff1));
+        // Inside the gap: the client's first byte.
+        assert_eq!(g.map(0xffff_fff1 + 1), 0xffff_fff1);
+        assert_eq!(g.map(0xffff_fff1u32.wrapping_add(27)), 0xffff_fff1);
+        // Covered: moved back by 28.
+        let end = 0xffff_fff1u32.wrapping_add(28);
+        assert!(g.covered_by(end));
+        assert_eq!(g.map(end), 0xffff_fff1);
+        assert_eq!(
+            g.map(end.wrapping_add(1000)),
+            0xffff_fff1u32.wrapping_add(1000)
+        );
+        // Older than the stream (a stale acknowledgment): unchanged.
+        assert_eq!(g.map(0xffff_ff00), 0xffff_ff00);
+    }
+
+    #[test]
+    fn adjust_with_gap() {
+        // ack 1000 and SACK edges 2000, 3000, 0xffff_fff0, 5 (sack_opts);
+        // the gap starts at 990, 20 bytes: 1000 is inside it.
+        let p = sack_packet(sack_opts());
+        let gap = InsertGap {
+            start: 990,
+            len: 20,
+        };
+        let adj = TcpAdjust {
+            tsval: 7,
+            ..TcpAdjust::default()
+        };
+        let mut q = p.clone();
+        tcp_adjust_gap(&mut q, &adj, Some(gap), CsumMode::Full).unwrap();
+        assert_eq!(be32(&q, 28), 990);
+        assert_eq!(be32(&q, 20 + 23), 1980);
+        assert_eq!(be32(&q, 20 + 27), 2980);
+        // Before the stream (sequence arithmetic): unchanged.
+        assert_eq!(be32(&q, 20 + 31), 0xffff_fff0);
+        assert_eq!(be32(&q, 20 + 35), 5);
+        assert_eq!(be32(&q, 20 + 44), 777 + 7);
+        assert!(l4_checksum_ok(&q).unwrap());
+        assert!(ref_valid(&q));
+        // Without a gap: tcp_adjust.
+        let (mut a, mut b) = (p.clone(), p.clone());
+        tcp_adjust_gap(&mut a, &adj, None, CsumMode::Full).unwrap();
+        tcp_adjust(&mut b, &adj, CsumMode::Full).unwrap();
+        assert_eq!(a, b);
     }
 
     /// The reference: every field rewritten the naive way, then both

@@ -34,8 +34,7 @@
 //! 3. The real server's SYN-ACK: [`synack::parse_server_synack`] with the
 //!    kept client ISN (a RST instead: reset the client, `seq` = cookie + 1,
 //!    and expire the entry). Keep [`synack::translation`] in the entry
-//!    (its [`crate::packet::seqadj::ConnAdjust`]; with a PROXY protocol
-//!    header, also `insert_to_server`). Send the client
+//!    (its [`crate::packet::seqadj::ConnAdjust`]). Send the client
 //!    [`synack::client_window_update`]; forward the held client packet
 //!    translated with `to_server` (that completes the server's handshake;
 //!    without a held packet, send [`synack::server_ack`]). Drop the
@@ -47,15 +46,11 @@
 //!    SYN-ACK (our ACK was lost) is answered with [`synack::server_ack`]
 //!    again, not forwarded.
 //!
-//! With a PROXY protocol header ([`crate::proxy_protocol`], `n` bytes):
-//! either put it in front of the payload of every client segment that
-//! starts at the client's ISN + 1 until the server has acknowledged past
-//! it (the client retransmits its first data itself; a repeated header is
-//! a duplicate the server's TCP discards), translating those with the
-//! adjustment from before `insert_to_server(n)`; or, for protocols where
-//! the server speaks first, send it as a segment of its own
-//! ([`synack::build_segment_with_payload`], `seq` = ISN + 1, ACK|PSH) and
-//! retransmit it on a timer until acknowledged.
+//! With a PROXY protocol header ([`crate::proxy_protocol`]) the client
+//! segments go on to [`crate::proxy_protocol::ProxyStream`] after this
+//! translation (the held ACK or [`synack::server_ack`] is the segment the
+//! header rides in front of), and the server's acknowledgments come back
+//! through its [`crate::packet::seqadj::InsertGap`].
 //!
 //! Per connection the glue keeps: the [`synack::ClientAck`] (tuple, client
 //! ISN, cookie, options, the client's TSval/TSecr and window) until the

@@ -668,8 +668,8 @@ fn client_rcv_shift(a: &ClientAck, cfg: &SynProxyConfig) -> u8 {
 /// Apply it with [`crate::packet::seqadj::tcp_adjust`] to every later
 /// segment of the connection, including the client's held ACK, which,
 /// translated, completes the server's handshake (it acknowledges
-/// `server_isn + 1`). For a PROXY protocol header also call
-/// [`ConnAdjust::insert_to_server`].
+/// `server_isn + 1`). A PROXY protocol header adds its own shift
+/// ([`crate::proxy_protocol::ProxyStream`]).
 pub fn translation(a: &ClientAck, s: &ServerSynAck, cfg: &SynProxyConfig) -> ConnAdjust {
     let ws = server_ws(a, s);
     let ts = server_ts(a, s);
