@@ -239,10 +239,16 @@ fn request(mut skb: SkBuff, net: NetRef<'_>, local: bool) -> Verdict {
                     Err(v) => return v,
                 };
             }
-            match schedule(st, &mut skb, info, Some(pkt.chunk)) {
+            let c = match schedule(st, &mut skb, info, Some(pkt.chunk)) {
                 Ok(c) => c,
                 Err(v) => return v,
+            };
+            // PROXY protocol (proxy_protocol.rs): the header's state.
+            if proto == Protocol::Tcp && !crate::proxy_protocol::attach(net, c, &mut skb, info) {
+                c.expire_now();
+                return Verdict::Drop;
             }
+            c
         }
     };
     if local {

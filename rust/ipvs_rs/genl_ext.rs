@@ -90,6 +90,9 @@ fn doit(req: &mut Request<'_>) -> core::result::Result<(), CmdError> {
             if ext.synproxy {
                 crate::synproxy::check_service(&svc)?;
             }
+            if ext.proxy.is_on() {
+                crate::proxy_protocol::check_service(&svc)?;
+            }
             svc.set_ext(ext);
         }
         cmd::GET_SVC => {

@@ -41,6 +41,7 @@ mod netns;
 mod periodic;
 mod persist;
 mod procfs;
+mod proxy_protocol;
 mod services;
 mod stats;
 mod synproxy;

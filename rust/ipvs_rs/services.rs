@@ -16,13 +16,15 @@ use crate::kbind::skb::DstCache;
 use crate::netns::NetState;
 use crate::stats::AtomicStats;
 use crate::sysctl::Sysctl;
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering,
+};
 use ipvs_core::addr::Addr;
 use ipvs_core::conn::reuse;
 use ipvs_core::conn::BindCounts;
 use ipvs_core::control::Table;
 use ipvs_core::errno::{Errno, Error, Result};
-use ipvs_core::netlink::ext::{SvcExt, SvcExtCounters};
+use ipvs_core::netlink::ext::{ProxyVersion, SvcExt, SvcExtCounters};
 use ipvs_core::netlink::service::DestConns;
 use ipvs_core::sched::{
     lblc::LblcSlot, lblcr::LblcrSlot, Backing, DestChange, DestView, Dests, SchedConfig,
@@ -264,6 +266,11 @@ pub(crate) struct ExtCounters {
     /// SYNPROXY switch as the packet path reads it, and its counters.
     pub(crate) synproxy_on: AtomicBool,
     pub(crate) synproxy: crate::synproxy::Counters,
+    /// PROXY protocol version as the packet path reads it (its netlink
+    /// value), and the header segments sent.
+    pub(crate) proxy: AtomicU8,
+    pub(crate) proxy_sent: AtomicU64,
+    pub(crate) proxy_resent: AtomicU64,
 }
 
 /// A virtual service.
@@ -366,6 +373,14 @@ impl SvcRt {
         self.ext_counters
             .synproxy_on
             .store(ext.synproxy, Ordering::Relaxed);
+        self.ext_counters
+            .proxy
+            .store(ext.proxy.raw(), Ordering::Relaxed);
+    }
+
+    /// The PROXY protocol header the service's new connections get.
+    pub(crate) fn proxy_version(&self) -> ProxyVersion {
+        ProxyVersion::from_raw(self.ext_counters.proxy.load(Ordering::Relaxed)).unwrap_or_default()
     }
 
     /// Whether the service is a SYNPROXY service.
@@ -387,6 +402,8 @@ impl SvcRt {
             fnat_exhausted: c.fnat_exhausted.load(Ordering::Relaxed),
             laddrs: self.with(|i| i.laddrs.len()) as u32,
             synproxy: c.synproxy.get(),
+            proxy_sent: c.proxy_sent.load(Ordering::Relaxed),
+            proxy_resent: c.proxy_resent.load(Ordering::Relaxed),
         }
     }
 }
@@ -746,6 +763,7 @@ impl Table for ControlTable<'_> {
     fn add_dest(&mut self, svc: usize, key: DestKey, conf: DestConf) -> Result<()> {
         if let Some(s) = self.services.get(svc) {
             crate::synproxy::check_dest(s, &conf)?;
+            crate::proxy_protocol::check_dest(s, &conf)?;
         }
         let Some(svc_key) = self.services.get(svc).map(|s| s.key) else {
             return Ok(());
@@ -788,6 +806,7 @@ impl Table for ControlTable<'_> {
     fn edit_dest(&mut self, svc: usize, key: DestKey, conf: DestConf) -> Result<()> {
         if let Some(s) = self.services.get(svc) {
             crate::synproxy::check_dest(s, &conf)?;
+            crate::proxy_protocol::check_dest(s, &conf)?;
         }
         self.replace_dests(svc, |dests| {
             let i = dests.iter().position(|d| d.rt.key == key);

@@ -24,9 +24,10 @@
 //! 5. From then on every segment is translated (`tcp_adjust`) both ways;
 //!    a retransmitted server SYN-ACK is answered with our ACK again.
 //!
-//! `ConnExt::adj` is the per-connection sequence adjustment; it is not
-//! SYNPROXY-specific (a PROXY protocol header would add
-//! `ConnAdjust::insert_to_server` to it).
+//! `ConnExt` is what a connection keeps beyond `struct Conn`: SYNPROXY's
+//! wait and translation, and the PROXY protocol header of the stream
+//! (`proxy_protocol.rs`), which applies after SYNPROXY's translation on
+//! the way to the server and together with it on the way back.
 
 use crate::conn::Conn;
 use crate::dataplane::{self, Verdict};
@@ -35,6 +36,7 @@ use crate::kbind::netns::NetRef;
 use crate::kbind::rcu::{self, BhGuard, RcuGuard};
 use crate::kbind::skb::{Route, SkBuff};
 use crate::netns::NetState;
+use crate::proxy_protocol::{self as pp, ProxyConn};
 use crate::services::SvcRt;
 use crate::sysctl::Sysctl;
 use crate::xmit;
@@ -45,7 +47,7 @@ use ipvs_core::conn::Direction;
 use ipvs_core::errno::{Errno, Error};
 use ipvs_core::netlink::ext::SynproxyCounters;
 use ipvs_core::packet::l4::tcp_flags::{ACK, FIN, RST, SYN};
-use ipvs_core::packet::seqadj::{tcp_adjust, ConnAdjust, TcpAdjust};
+use ipvs_core::packet::seqadj::{tcp_adjust_gap, ConnAdjust, InsertGap, TcpAdjust};
 use ipvs_core::packet::{self, PacketInfo};
 use ipvs_core::service::{DestConf, FwdMethod, Protocol, ServiceKey};
 use ipvs_core::synproxy::cookie::CookieSecret;
@@ -368,6 +370,9 @@ enum Phase {
     Open { ca: ClientAck, server: ServerSynAck },
     /// Reset while waiting.
     Closed,
+    /// Not a SYNPROXY connection (the client's own SYN opened it): only
+    /// the PROXY protocol header.
+    Direct,
 }
 
 struct ExtState {
@@ -381,6 +386,9 @@ struct ExtState {
 #[pin_data]
 pub(crate) struct ConnExt {
     net: *mut bindings::net,
+    /// The PROXY protocol header of the client's stream, if any (fixed at
+    /// creation), and whether the server has acknowledged it.
+    pub(crate) proxy: Option<ProxyConn>,
     #[pin]
     state: SpinLock<ExtState>,
 }
@@ -400,6 +408,7 @@ impl ConnExt {
         cfg: SynProxyConfig,
         wait: WaitState,
         held: Held,
+        proxy: Option<ProxyConn>,
     ) -> Option<*mut ConnExt> {
         let state = ExtState {
             adj: None,
@@ -410,10 +419,25 @@ impl ConnExt {
                 held: Some(held),
             },
         };
+        Self::new(net, state, proxy)
+    }
+
+    /// A connection the client's own SYN opened, with a PROXY protocol
+    /// header.
+    pub(crate) fn direct(net: NetRef<'_>, proxy: ProxyConn) -> Option<*mut ConnExt> {
+        let state = ExtState {
+            adj: None,
+            phase: Phase::Direct,
+        };
+        Self::new(net, state, Some(proxy))
+    }
+
+    fn new(net: NetRef<'_>, state: ExtState, proxy: Option<ProxyConn>) -> Option<*mut ConnExt> {
         let b = KBox::pin_init(
             pin_init!(ConnExt {
                 net: net.as_ptr(),
-                state <- new_spinlock!(state, "ipvs_rs::synproxy"),
+                proxy,
+                state <- new_spinlock!(state, "ipvs_rs::conn_ext"),
             }),
             GFP_ATOMIC,
         )
@@ -453,13 +477,13 @@ fn v4(a: &Addr) -> [u8; 4] {
     [a0, a1, a2, a3]
 }
 
-fn free(raw: *mut bindings::sk_buff) {
+pub(crate) fn free(raw: *mut bindings::sk_buff) {
     // SAFETY: callers pass an skb they own and do not use again.
     unsafe { bindings::ipvs_rs_kfree_skb(raw) }
 }
 
 /// A fresh skb holding `bytes` (an IPv4 packet).
-fn alloc(bytes: &[u8]) -> Option<SkBuff> {
+pub(crate) fn alloc(bytes: &[u8]) -> Option<SkBuff> {
     let len = u32::try_from(bytes.len()).ok()?;
     // SAFETY: `bytes` is valid for `len` bytes; the shim copies them.
     let p = unsafe { bindings::ipvs_rs_skb_alloc4(bytes.as_ptr().cast(), len) };
@@ -476,13 +500,13 @@ fn tcp_end(skb: &mut SkBuff, info: &PacketInfo) -> Option<usize> {
 }
 
 /// The IPv4 and TCP headers, options included.
-fn headers<'a>(skb: &'a mut SkBuff, info: &PacketInfo) -> Option<&'a [u8]> {
+pub(crate) fn headers<'a>(skb: &'a mut SkBuff, info: &PacketInfo) -> Option<&'a [u8]> {
     let end = tcp_end(skb, info)?;
     skb.header(end)
 }
 
 /// The client segment's numbers, for the wait.
-fn segment(skb: &mut SkBuff, info: &PacketInfo) -> Option<ClientSegment> {
+pub(crate) fn segment(skb: &mut SkBuff, info: &PacketInfo) -> Option<ClientSegment> {
     let end = tcp_end(skb, info)?;
     let h = skb.header(end)?;
     let rd = |o: usize| -> Option<u32> {
@@ -502,9 +526,15 @@ fn segment(skb: &mut SkBuff, info: &PacketInfo) -> Option<ClientSegment> {
     })
 }
 
-/// Applies `adj` to the segment in `skb`.
-fn adjust(skb: &mut SkBuff, info: &PacketInfo, adj: &TcpAdjust) -> bool {
-    if adj.is_identity() {
+/// Applies `adj` to the segment in `skb`, its acknowledgments first taken
+/// out of `gap` (a PROXY protocol header's bytes) if given.
+pub(crate) fn adjust(
+    skb: &mut SkBuff,
+    info: &PacketInfo,
+    adj: &TcpAdjust,
+    gap: Option<InsertGap>,
+) -> bool {
+    if adj.is_identity() && gap.is_none() {
         return true;
     }
     let mode = dataplane::csum_mode(skb);
@@ -514,7 +544,7 @@ fn adjust(skb: &mut SkBuff, info: &PacketInfo, adj: &TcpAdjust) -> bool {
     let Some(buf) = skb.header_mut(end) else {
         return false;
     };
-    if tcp_adjust(buf, adj, mode).is_err() {
+    if tcp_adjust_gap(buf, adj, gap, mode).is_err() {
         return false;
     }
     skb.csum_rewritten();
@@ -542,7 +572,7 @@ fn send_to_client(net: NetRef<'_>, seg: &Segment) -> bool {
 /// Sends `skb` (client to virtual service, parsed as `info`) to the real
 /// server of `conn` through the forwarding method; frees it if that did
 /// not take it.
-fn forward(skb: SkBuff, net: NetRef<'_>, conn: &Conn, info: &PacketInfo) -> bool {
+pub(crate) fn forward(skb: SkBuff, net: NetRef<'_>, conn: &Conn, info: &PacketInfo) -> bool {
     let raw = skb.as_raw();
     match xmit::forward(skb, net, conn, info) {
         Verdict::Stolen => true,
@@ -703,7 +733,8 @@ fn open(
         free(syn.as_raw());
         return Verdict::Stolen;
     }
-    let Some(ext) = ConnExt::waiting(net, ca, cfg, WaitState::holding(&first), held) else {
+    let proxy = pp::new_conn(conn, ca.client_isn);
+    let Some(ext) = ConnExt::waiting(net, ca, cfg, WaitState::holding(&first), held, proxy) else {
         conn.expire_now();
         free(syn.as_raw());
         return Verdict::Stolen;
@@ -777,12 +808,17 @@ pub(crate) fn to_server(
                 }
             }
         }
-        Phase::Open { .. } | Phase::Closed => g.adj,
+        Phase::Open { .. } | Phase::Closed | Phase::Direct => g.adj,
     };
     drop(g);
-    match adj {
-        Some(a) if !adjust(&mut skb, info, &a.to_server) => Err(Verdict::Drop),
-        _ => Ok(skb),
+    let adj = adj.map_or(TcpAdjust::default(), |a| a.to_server);
+    if let Some(p) = &ext.proxy {
+        return pp::to_server(st, net, conn, p, skb, info, &adj);
+    }
+    if adjust(&mut skb, info, &adj, None) {
+        Ok(skb)
+    } else {
+        Err(Verdict::Drop)
     }
 }
 
@@ -841,10 +877,8 @@ pub(crate) fn from_server(
             );
             send_to_client(net, &client_window_update(&ca, &s, &cfg));
             match held {
-                Some(h) => forward_held(st, net, conn, h.take(), &adj.to_server),
-                None => {
-                    send_to_server(net, conn, &server_ack(&ca, &s, BACKEND_TTL));
-                }
+                Some(h) => forward_held(st, net, conn, ext, h.take(), &adj.to_server),
+                None => ack_server(st, net, conn, ext, &server_ack(&ca, &s, BACKEND_TTL)),
             }
             Some(Verdict::Drop)
         }
@@ -853,34 +887,101 @@ pub(crate) fn from_server(
                 // Our ACK was lost: the server repeats its SYN-ACK.
                 let (ca, s) = (*ca, *server);
                 drop(g);
-                send_to_server(net, conn, &server_ack(&ca, &s, BACKEND_TTL));
+                ack_server(st, net, conn, ext, &server_ack(&ca, &s, BACKEND_TTL));
                 return Some(Verdict::Drop);
             }
-            let adj = g.adj;
+            let adj = g.adj.map_or(TcpAdjust::default(), |a| a.to_client);
             drop(g);
-            match adj {
-                Some(a) if !adjust(skb, info, &a.to_client) => Some(Verdict::Drop),
-                _ => None,
-            }
+            from_server_adjust(skb, info, ext, &adj)
+        }
+        Phase::Direct => {
+            drop(g);
+            from_server_adjust(skb, info, ext, &TcpAdjust::default())
         }
         Phase::Closed => None,
     }
 }
 
+/// A server segment of an open connection, translated for the client
+/// (with the PROXY protocol header's gap, if any): `None` to carry on,
+/// `Some(Drop)` if it could not be.
+fn from_server_adjust(
+    skb: &mut SkBuff,
+    info: &PacketInfo,
+    ext: &ConnExt,
+    adj: &TcpAdjust,
+) -> Option<Verdict> {
+    let ok = match &ext.proxy {
+        Some(p) => pp::from_server(skb, info, p, adj),
+        None => adjust(skb, info, adj, None),
+    };
+    (!ok).then_some(Verdict::Drop)
+}
+
+/// Sends `seg`, our ACK completing the server's handshake (in the
+/// server's sequence space already), to the server; with a PROXY protocol
+/// header the header segment goes in its place.
+fn ack_server(st: &NetState, net: NetRef<'_>, conn: &Conn, ext: &ConnExt, seg: &Segment) {
+    let Some(p) = &ext.proxy else {
+        send_to_server(net, conn, seg);
+        return;
+    };
+    let mut buf = [0u8; SEGMENT_MAX_LEN];
+    let Some(bytes) = build_segment(&mut buf, seg).ok().and_then(|n| buf.get(..n)) else {
+        return;
+    };
+    let Ok(info) = packet::parse_packet(bytes) else {
+        return;
+    };
+    let Some(skb) = alloc(bytes) else {
+        return;
+    };
+    let raw = skb.as_raw();
+    match pp::to_server(st, net, conn, p, skb, &info, &TcpAdjust::default()) {
+        Ok(skb) => {
+            forward(skb, net, conn, &info);
+        }
+        Err(Verdict::Stolen) => {}
+        Err(_) => free(raw),
+    }
+}
+
 /// Sends the client packet held over the wait to the server, translated.
-fn forward_held(st: &NetState, net: NetRef<'_>, conn: &Conn, mut skb: SkBuff, adj: &TcpAdjust) {
+fn forward_held(
+    st: &NetState,
+    net: NetRef<'_>,
+    conn: &Conn,
+    ext: &ConnExt,
+    skb: SkBuff,
+    adj: &TcpAdjust,
+) {
+    let raw = skb.as_raw();
+    let mut skb = skb;
     let len = skb.len().min(120);
     let info = match skb.header(len).map(packet::parse_packet) {
         Some(Ok(i)) => i,
         _ => {
-            free(skb.as_raw());
+            free(raw);
             return;
         }
     };
-    if !adjust(&mut skb, &info, adj) {
-        free(skb.as_raw());
-        return;
-    }
+    let mut skb = match &ext.proxy {
+        Some(p) => match pp::to_server(st, net, conn, p, skb, &info, adj) {
+            Ok(s) => s,
+            Err(Verdict::Stolen) => return,
+            Err(_) => {
+                free(raw);
+                return;
+            }
+        },
+        None => {
+            if !adjust(&mut skb, &info, adj, None) {
+                free(raw);
+                return;
+            }
+            skb
+        }
+    };
     let timeouts = st.timeouts.get();
     let bytes = skb.len();
     conn.packet(
