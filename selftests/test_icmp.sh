@@ -9,7 +9,10 @@
 #   as concerning its own address;
 # - TUN: fragmentation needed for the director's IPIP packets updates its
 #   path MTU to the real server and reaches the client with the MTU left
-#   inside the tunnel.
+#   inside the tunnel;
+# - with a PROXY protocol header (sequence numbers moved), the same upload
+#   completes: the quoted sequence number is given back in the client's
+#   space.
 #
 #   client 10.0.1.2 -- 10.0.1.1 director 10.0.3.1 -- 10.0.3.2 rtr 10.0.4.1 -- rs 10.0.4.10
 #                       VIP 10.0.1.100                       (mtu 1000 toward rs)
@@ -57,6 +60,9 @@ dir ipvsadm -A -u $VIP:53 -s rr
 dir ipvsadm -a -u $VIP:53 -r $RS:5353 -m
 dir ipvsadm -A -t $VIP:80 -s rr
 dir ipvsadm -a -t $VIP:80 -r $RS:8080 -m
+dir ipvsadm -A -t $VIP:81 -s rr
+dir ipvsadm -a -t $VIP:81 -r $RS:8081 -m
+dir ipvsctl service edit tcp $VIP:81 --proxy-protocol v2
 dir ipvsadm -A -u $VIP:9000 -s rr
 dir ipvsadm -a -u $VIP:9000 -r $RS:9000 -m
 
@@ -81,6 +87,16 @@ cli timeout 30 socat -u OPEN:"$data" TCP:$VIP:80
 sleep 1
 check_eq "TCP: 300 kB upload through the 1000-byte link arrives intact" \
 	"$(sha256sum <"$got" | cut -d' ' -f1)" "$(sha256sum <"$data" | cut -d' ' -f1)"
+
+# --- the same through a PROXY protocol header: the server reads the header,
+# then echoes the upload.
+bg ip netns exec "$rs" python3 "$here/py/pp_server.py" 8081 echo
+wait_for 20 bash -c "ip netns exec $rs ss -Hnlt 'sport = :8081' | grep -q ."
+ip -n "$client" route flush cache
+cli timeout 60 socat -T 20 -t 30 - TCP:$VIP:81 <"$data" >"$got"
+check_eq "TCP + PROXY protocol: header, then 300 kB echoed over the 1000-byte link" \
+	"PP v2 10.0.1.2 $VIP:81 $(sha256sum <"$data" | cut -d' ' -f1)" \
+	"$(head -1 "$got" | sed 's/:[0-9]* / /') $(tail -c +"$(($(head -1 "$got" | wc -c) + 1))" "$got" | sha256sum | cut -d' ' -f1)"
 
 # --- port unreachable from the client about a reply reaches the server.
 out=$(mktemp /tmp/icmp.XXXXXX)

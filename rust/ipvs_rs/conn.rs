@@ -205,8 +205,12 @@ impl Conn {
     }
 
     /// State name and expiry, for `/proc/net/ip_vs_conn`.
+    ///
+    /// Acquire: a TCP connection out of its initial state has seen its
+    /// first packet, and what its creator did before that (attaching its
+    /// `ConnExt`) is visible.
     pub(crate) fn state(&self) -> (ConnState, u32) {
-        let (raw, flags) = unpack(self.packed.load(Ordering::Relaxed));
+        let (raw, flags) = unpack(self.packed.load(Ordering::Acquire));
         (
             ConnState::from_raw(self.proto, raw).unwrap_or(ConnState::initial(self.proto)),
             flags,

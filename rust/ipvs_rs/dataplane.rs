@@ -24,8 +24,9 @@ use core::ffi::c_uint;
 use core::sync::atomic::Ordering;
 use ipvs_core::conn::key::{ConnTuple, InKey, OutKey};
 use ipvs_core::conn::persist as persist_keys;
-use ipvs_core::conn::proto::Event;
+use ipvs_core::conn::proto::{ConnState, Event};
 use ipvs_core::conn::reuse::{self, Existing, ExistingConn};
+use ipvs_core::conn::tcp::TcpState;
 use ipvs_core::conn::{bind_flags, dest_conn_flags, flags as conn_flags, Direction};
 use ipvs_core::packet::tcpflags::tcp_flags_invalid;
 use ipvs_core::packet::{self, icmp, CsumMode, Fragment, PacketInfo};
@@ -282,6 +283,14 @@ fn request(mut skb: SkBuff, net: NetRef<'_>, local: bool) -> Verdict {
 /// expire (`expire_nodest_conn`).
 fn existing(st: &NetState, c: &Conn, pkt: &Pkt) -> Existing {
     let (state, flags) = c.state();
+    // A TCP connection that has not seen its first packet yet is still
+    // being set up on another CPU (its SYNPROXY or PROXY protocol state
+    // not attached yet): only a repeated SYN may pass meanwhile.
+    if state == ConnState::Tcp(TcpState::None)
+        && pkt.info.tcp_flags & packet::l4::tcp_flags::SYN == 0
+    {
+        return Existing::Drop;
+    }
     let new_conn = reuse::is_new_conn(state, pkt.info.tcp_flags, pkt.chunk);
     let dest_available = c.dest.available.load(Ordering::Acquire);
     // The common case, decided without the sysctls: not a new connection

@@ -114,6 +114,7 @@ pub(crate) fn from_server(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
                     conn.tuple.vport,
                 )
                 .is_none()
+                || !crate::proxy_protocol::quoted_seq(conn, &mut skb, len)
             {
                 return Verdict::Drop;
             }
@@ -125,7 +126,7 @@ pub(crate) fn from_server(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
         return Verdict::Accept;
     };
     if conn.fwd == FwdMethod::Masq
-        && translate(
+        && (translate(
             &mut skb,
             len,
             IcmpNatDir::Out,
@@ -133,6 +134,7 @@ pub(crate) fn from_server(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
             conn.tuple.vport,
         )
         .is_none()
+            || !crate::proxy_protocol::quoted_seq(conn, &mut skb, len))
     {
         return Verdict::Drop;
     }

@@ -20,8 +20,8 @@
 //!   come back out of the header's bytes; one covering them marks the
 //!   header acknowledged.
 //!
-//! Not translated: sequence numbers quoted in ICMP errors (as for
-//! SYNPROXY).
+//! ICMP errors from the server's side about a client segment get the
+//! client's sequence number back in their quote ([`quoted_seq`]).
 
 use crate::conn::Conn;
 use crate::dataplane::{self, Verdict};
@@ -33,6 +33,7 @@ use crate::synproxy::{self, ConnExt};
 use core::sync::atomic::{AtomicBool, Ordering};
 use ipvs_core::conn::Direction;
 use ipvs_core::errno::{Errno, Error};
+use ipvs_core::packet::icmp::icmp_quoted_tcp_seq;
 use ipvs_core::packet::l4::tcp_flags::{ACK, SYN};
 use ipvs_core::packet::nat::CsumMode;
 use ipvs_core::packet::seqadj::{tcp_adjust, TcpAdjust};
@@ -233,6 +234,24 @@ pub(crate) fn to_server(
     } else {
         Err(Verdict::Drop)
     }
+}
+
+/// An ICMP error about a client segment of `conn` (`len` bytes of `skb`,
+/// addresses already translated for the client): the quoted sequence
+/// number back in the client's space, so its TCP accepts the error (a
+/// fragmentation-needed one especially). False if it could not be.
+pub(crate) fn quoted_seq(conn: &Conn, skb: &mut SkBuff, len: usize) -> bool {
+    let Some(p) = conn.ext().and_then(|e| e.proxy.as_ref()) else {
+        return true;
+    };
+    let gap = p.stream.gap;
+    let ok = skb
+        .header_mut(len)
+        .is_some_and(|buf| icmp_quoted_tcp_seq(buf, |s| gap.map(s)).is_ok());
+    if ok {
+        skb.csum_rewritten();
+    }
+    ok
 }
 
 /// A server segment of a connection with a header, translated for the

@@ -6,7 +6,7 @@
 use super::csum::{self, CsumDiff};
 use super::ipv4::{self, require_v4, Fragment, Ipv4Header, CHECK_OFF, DADDR_OFF, SADDR_OFF};
 use super::l4::{self, PacketInfo, TCP_CHECK_OFF, UDP_CHECK_OFF};
-use super::{rd16, rd8, wr, wr16, PacketError, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP};
+use super::{rd16, rd4, rd8, wr, wr16, PacketError, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP};
 use crate::addr::Addr;
 
 /// Length of the ICMP header (type, code, checksum, 4 bytes of "rest").
@@ -312,6 +312,54 @@ pub fn nat_icmp(buf: &mut [u8], dir: IcmpNatDir, addr: Addr, port: u16) -> Resul
     wr16(buf, icmp_check_off, icmp_diff.apply(old))
 }
 
+/// Rewrites the sequence number of the TCP segment quoted in the ICMP
+/// error in `buf` to `map(seq)`, for a director that moved the stream's
+/// sequence numbers on the way (a PROXY protocol header:
+/// [`super::seqadj::InsertGap::map`] gives the sender its own number
+/// back, which its TCP checks before acting on the error). The quoted TCP
+/// checksum (when the quote holds it) and the ICMP checksum are updated
+/// incrementally. Quotes of other protocols, of later fragments, or too
+/// short to hold the sequence number are left alone.
+pub fn icmp_quoted_tcp_seq(
+    buf: &mut [u8],
+    map: impl FnOnce(u32) -> u32,
+) -> Result<(), PacketError> {
+    let e = parse_icmp_error(buf)?;
+    if e.inner.proto != IPPROTO_TCP || !e.inner.has_ports {
+        return Ok(());
+    }
+    let end = e.outer.end(buf.len());
+    let t = PacketError::Truncated;
+    let seq_off = e.inner.l4_off + 4;
+    if seq_off + 4 > end {
+        return Ok(());
+    }
+    let old = rd4(buf, seq_off).ok_or(t)?;
+    let new = map(u32::from_be_bytes(old)).to_be_bytes();
+    if new == old {
+        return Ok(());
+    }
+    let check_off = e.inner.l4_off + TCP_CHECK_OFF;
+    let quoted_check = check_off + 2 <= usize::from(e.outer.total_len);
+    if quoted_check && check_off + 2 > end {
+        return Err(PacketError::Incomplete);
+    }
+    let mut icmp_diff = CsumDiff::new();
+    wr(buf, seq_off, &new)?;
+    icmp_diff.replace4(old, new);
+    if quoted_check {
+        let old_check = rd16(buf, check_off).ok_or(t)?;
+        let mut d = CsumDiff::new();
+        d.replace4(old, new);
+        let new_check = d.apply(old_check);
+        wr16(buf, check_off, new_check)?;
+        icmp_diff.replace16(old_check, new_check);
+    }
+    let icmp_check_off = e.icmp_off + 2;
+    let old_icmp = rd16(buf, icmp_check_off).ok_or(t)?;
+    wr16(buf, icmp_check_off, icmp_diff.apply(old_icmp))
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::fixtures::*;
@@ -473,6 +521,42 @@ mod tests {
             Err(PacketError::Incomplete)
         );
         assert_eq!(q, ICMP_TIME_EXCEEDED_TO_VIP);
+    }
+
+    #[test]
+    fn quoted_tcp_seq_mapped() {
+        let seq_of = |p: &[u8]| {
+            let e = parse_icmp_error(p).unwrap();
+            u32::from_be_bytes(
+                p[e.inner.l4_off + 4..e.inner.l4_off + 8]
+                    .try_into()
+                    .unwrap(),
+            )
+        };
+        // A full quote: its TCP checksum still verifies afterwards.
+        let orig = ICMP_TIME_EXCEEDED_TO_RS;
+        let mut p = orig;
+        let s0 = seq_of(&p);
+        icmp_quoted_tcp_seq(&mut p, |s| s.wrapping_sub(28)).unwrap();
+        assert_eq!(seq_of(&p), s0.wrapping_sub(28));
+        assert_valid(&p);
+        let e = parse_icmp_error(&p).unwrap();
+        assert!(l4::l4_checksum_ok(&p[e.inner.l3_off..]).unwrap());
+        icmp_quoted_tcp_seq(&mut p, |s| s.wrapping_add(28)).unwrap();
+        assert_eq!(p, orig);
+        // A short quote (8 bytes of TCP: no checksum): the ICMP checksum.
+        let mut p = ICMP_FRAG_NEEDED_TO_VIP;
+        let s0 = seq_of(&p);
+        icmp_quoted_tcp_seq(&mut p, |s| s ^ 0x8000_0001).unwrap();
+        assert_eq!(seq_of(&p), s0 ^ 0x8000_0001);
+        assert_valid(&p);
+        // UDP quotes, and an identity map: untouched.
+        let mut p = ICMP_UDP_UNREACH_FROM_RS;
+        icmp_quoted_tcp_seq(&mut p, |s| s + 1).unwrap();
+        assert_eq!(p, ICMP_UDP_UNREACH_FROM_RS);
+        let mut p = ICMP_TIME_EXCEEDED_TO_RS;
+        icmp_quoted_tcp_seq(&mut p, |s| s).unwrap();
+        assert_eq!(p, ICMP_TIME_EXCEEDED_TO_RS);
     }
 
     #[test]
