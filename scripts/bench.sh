@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # `make bench`: ipvs_rs against upstream ip_vs, same topology and traffic,
-# one VM boot (scripts/bench-guest.sh), then the host scheduler
+# one VM boot (scripts/bench-guest.sh, then in the same boot the SYNPROXY
+# rows, scripts/bench-synproxy-guest.sh), then the host scheduler
 # microbenchmark (scripts/bench-sched.sh, if present). Writes the medians
 # and the ratios ipvs_rs / upstream to bench/RESULTS.md (and the raw
 # samples to build/bench/). Not a test: it exits non-zero only if a
@@ -59,8 +60,10 @@ measure() {
 	log "boot the VM: upstream ip_vs, then ipvs_rs (VM_MEMORY=$VM_MEMORY VM_CPUS=$VM_CPUS)"
 	set +e
 	# The guest does not inherit the environment: pass BENCH_* on the command.
-	benv=$(env | grep -E '^BENCH_(ROUNDS|PKTS|TCP_SECONDS|MEM_ROUNDS|MEM_FLOWS)=[0-9]+$' | tr '\n' ' ' || true)
-	scripts/vm-exec.sh "${benv}scripts/bench-guest.sh $raw" 2>&1 | tee "$raw/guest.log"
+	benv=$(env | grep -E '^BENCH_(ROUNDS|PKTS|TCP_SECONDS|MEM_ROUNDS|MEM_FLOWS|FLOOD_SECONDS)=[0-9]+$' | tr '\n' ' ' || true)
+	# The SYNPROXY rows run after the others in the same boot; their
+	# failure is reported, not fatal to the rest.
+	scripts/vm-exec.sh "${benv}scripts/bench-guest.sh $raw && { ${benv}scripts/bench-synproxy-guest.sh $raw/synproxy || echo \$? >$raw/synproxy-failed; }" 2>&1 | tee "$raw/guest.log"
 	vm_rc=${PIPESTATUS[0]}
 	set -e
 	[ "$vm_rc" = 0 ] || die "the in-VM benchmark failed (exit $vm_rc); see $raw/guest.log"
@@ -163,6 +166,39 @@ row udp_new_conns "new UDP connections, NAT (table fill)" conn/s 1 0
 row mem_per_conn "memory per connection (UDP NAT flows, slab)" bytes 0 0
 ROWS=${ROWS%$'\n'}
 
+# SYNPROXY (issue 5): flood absorption against nftables synproxy (target
+# 1.0, and every legitimate request during the ipvs_rs floods answered),
+# connections/s through SYNPROXY+FULLNAT against plain FULLNAT (no target).
+SP=$raw/synproxy/samples.tsv
+SPROWS=""
+if [ -s "$SP" ]; then
+	spv() { awk -F'\t' -v m="$1" -v l="$2" '$1 == m && $2 == l {print $4}' "$SP"; }
+	sp_rounds() { # METRIC OURS REF
+		awk -F'\t' -v m="$1" -v a="$2" -v b="$3" '$1 == m && $2 == b {u[$3] = $4}
+			$1 == m && $2 == a {r[$3] = $4}
+			END { for (k in r) if (k in u && u[k] > 0) printf "%.2f\n", r[k] / u[k] }' "$SP" | sort -g | range
+	}
+	legit=$(awk -F'\t' '$1 == "flood" && $2 == "ipvs_rs" {split($5, f, "/"); ok += f[1]; n += f[2]} END {print ok + 0, n + 0}' "$SP")
+	legit_nft=$(awk -F'\t' '$1 == "flood" && $2 == "nft" {split($5, f, "/"); ok += f[1]; n += f[2]} END {print ok + 0, n + 0}' "$SP")
+	fi_=$(spv flood ipvs_rs | median)
+	fn_=$(spv flood nft | median)
+	q=$(ratio "$fi_" "$fn_")
+	read -r lok ln <<<"$legit"
+	ok=$(awk -v a="$fi_" -v b="$fn_" -v lok="$lok" -v ln="$ln" 'BEGIN {
+		q = (b > 0) ? a / b : 0
+		if (q >= 1.0 && lok == ln) print "yes (≥ 1.0, all legitimate requests answered)"
+		else print "**no** (≥ 1.0, all legitimate requests answered)" }')
+	[[ $ok == *no* ]] && missed+=("SYN flood absorbed vs nftables synproxy: $q, legitimate requests answered $lok/$ln")
+	SPROWS+="| SYN flood absorbed (SYNPROXY vs nftables synproxy) | SYN/s | $(num "$fn_") | $(num "$fi_") | **$q** | $ok | $(sp_rounds flood ipvs_rs nft) | $(spv flood nft | wc -l)+$(spv flood ipvs_rs | wc -l) |"$'\n'
+	ci=$(spv conns synproxy_fullnat | median)
+	cf=$(spv conns fullnat | median)
+	SPROWS+="| new TCP connections, SYNPROXY+FULLNAT (reference: plain FULLNAT) | conn/s | $(num "$cf") | $(num "$ci") | **$(ratio "$ci" "$cf")** | none | $(sp_rounds conns synproxy_fullnat fullnat) | $(spv conns fullnat | wc -l)+$(spv conns synproxy_fullnat | wc -l) |"$'\n'
+	SPROWS=${SPROWS%$'\n'}
+	SPLEGIT="Legitimate requests during the floods (answered/tried, all rounds): ipvs_rs $lok/$ln, nftables synproxy ${legit_nft% *}/${legit_nft#* }."
+else
+	missed+=("SYNPROXY rows: not measured (scripts/bench-synproxy-guest.sh $(cat "$raw/synproxy-failed" 2>/dev/null | sed 's/^/failed, exit /'))")
+fi
+
 # What each balancer adds to the per-packet cost of plain forwarding:
 # 10^9/rate - 10^9/ceiling (guest nanoseconds; with guest time, guest
 # instructions).
@@ -231,6 +267,21 @@ are of this).
 $ROWS
 EOF
 	echo
+	if [ -n "$SPROWS" ]; then
+		echo "SYNPROXY (issue 5), in the same boot after the rows above: SYN floods"
+		echo "(hping3 --flood --rand-source from the client) at a SYNPROXY service and"
+		echo "at nftables synproxy on a real server (the reference), SYNs answered per"
+		echo "second of guest time while a client keeps making requests; and new"
+		echo "connections through SYNPROXY+FULLNAT against plain FULLNAT"
+		echo "(\`scripts/bench-synproxy-guest.sh\`):"
+		echo
+		echo "| measurement | unit | reference | ipvs_rs | ratio | target | round ratios | n |"
+		echo "| --- | --- | --: | --: | --: | --- | --- | --- |"
+		echo "$SPROWS"
+		echo
+		echo "$SPLEGIT"
+		echo
+	fi
 	echo "What the balancer adds to plain forwarding, per packet (10^9 / rate"
 	echo "minus 10^9 / ceiling, in guest nanoseconds; lower is better):"
 	echo
@@ -286,6 +337,7 @@ EOF
 	echo
 	echo '```'
 	cat "$S"
+	[ -s "$SP" ] && cat "$SP"
 	echo '```'
 } >"$results"
 
