@@ -99,7 +99,7 @@ flood() {
 		tried=$((tried + 1))
 		# Up to 20 s: a SYN lost in the flood is sent again after 1, 3, 7
 		# and 15 s, as by any client.
-		[ "$(timeout 20 ip netns exec "$client" socat -T 19 - "TCP:$dst:$port" </dev/null)" = ok ] && ok=$((ok + 1))
+		[ "$(timeout 20 ip netns exec "$client" socat -T 19 -t 19 - "TCP:$dst:$port" </dev/null)" = ok ] && ok=$((ok + 1))
 	done
 	wait $pid
 	t1=$(uptime_s)

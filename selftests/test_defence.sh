@@ -63,7 +63,7 @@ check_eq "URG without ACK counted" 20 "$(stat tcp_flags_bad_urg)"
 check_eq "ACK/RST/FIN without a connection counted" 150 "$(stat tcp_no_conn)"
 check_eq "no connection created" 0 "$(dir grep -c '^TCP' /proc/net/ip_vs_conn)"
 check_eq "the real servers saw none of it" "$before" "$(rs_segments)"
-got=$(for _ in 1 2 3 4; do timeout 10 ip netns exec "$client" socat -T 5 - TCP:$VIP:80 </dev/null; done | sort -u | tr '\n' ' ')
+got=$(for _ in 1 2 3 4; do timeout 10 ip netns exec "$client" socat -T 5 -t 5 - TCP:$VIP:80 </dev/null; done | sort -u | tr '\n' ' ')
 check_eq "legitimate clients are served" "rs1 rs2 " "$got"
 cleanup_bg
 exit_test

@@ -38,9 +38,9 @@ who() {
 	local i
 	for i in $(seq "$3"); do
 		if [ "$1" = tcp ]; then
-			timeout 20 ip netns exec "$client" socat -T 10 - TCP:$VIP:$2 </dev/null
+			timeout 20 ip netns exec "$client" socat -T 10 -t 10 - TCP:$VIP:$2 </dev/null
 		else
-			echo q | timeout 10 ip netns exec "$client" socat -T 2 - UDP:$VIP:$2
+			echo q | timeout 10 ip netns exec "$client" socat -T 2 -t 2 - UDP:$VIP:$2
 		fi
 	done | sort | uniq -c | awk '{print $2 "=" $1}' | tr '\n' ' '
 }
@@ -48,7 +48,7 @@ who() {
 # echo_ok PORT: 2 MB through the service and back, checksummed.
 echo_ok() {
 	local got
-	got=$(timeout 30 ip netns exec "$client" socat -T 10 - TCP:$VIP:$1 <"$data" | sha256sum | cut -d' ' -f1)
+	got=$(timeout 30 ip netns exec "$client" socat -T 10 -t 10 - TCP:$VIP:$1 <"$data" | sha256sum | cut -d' ' -f1)
 	[ "$got" = "$want" ]
 }
 
@@ -89,11 +89,11 @@ check_match "NAT: ipvsctl stats --json shows the rate" '^[1-9][0-9]*$' \
 dir ipvsadm -A -u $VIP:5300 -s rr
 for i in $(seq $N); do dir ipvsadm -a -u $VIP:5300 -r "$(rs_ip "$i")":5300 -m; done
 check_eq "NAT: a fragmented 3000-byte UDP reply arrives whole" 3000 \
-	"$(echo q | timeout 10 ip netns exec "$client" socat -T 2 - UDP:$VIP:5300 | wc -c)"
+	"$(echo q | timeout 10 ip netns exec "$client" socat -T 2 -t 2 - UDP:$VIP:5300 | wc -c)"
 # A client on the director itself (LOCAL_OUT): TCP and UDP, and 2 MB back.
-check_match "NAT: local client on the director (TCP)" '^rs[0-9]$' "$(timeout 10 ip netns exec "$director" socat -T 5 - TCP:$VIP:80 </dev/null)"
-check_match "NAT: local client on the director (UDP)" '^rs[0-9]$' "$(echo q | timeout 10 ip netns exec "$director" socat -T 2 - UDP:$VIP:53)"
-check "NAT: local client, 2 MB echoed" bash -c "[ \"\$(timeout 30 ip netns exec $director socat -T 10 - TCP:$VIP:81 <$data | sha256sum | cut -d' ' -f1)\" = $want ]"
+check_match "NAT: local client on the director (TCP)" '^rs[0-9]$' "$(timeout 10 ip netns exec "$director" socat -T 5 -t 5 - TCP:$VIP:80 </dev/null)"
+check_match "NAT: local client on the director (UDP)" '^rs[0-9]$' "$(echo q | timeout 10 ip netns exec "$director" socat -T 2 -t 2 - UDP:$VIP:53)"
+check "NAT: local client, 2 MB echoed" bash -c "[ \"\$(timeout 30 ip netns exec $director socat -T 10 -t 10 - TCP:$VIP:81 <$data | sha256sum | cut -d' ' -f1)\" = $want ]"
 
 # --- A firewall-mark service: nftables marks TCP to VIP:8080, the
 # service matches the mark and NATs to port 80 of the real servers.
@@ -111,7 +111,7 @@ dir nft delete table ip lvsmark
 # --- Expiry: with a 2 s UDP timeout an idle flow disappears.
 dir ipvsadm --set 0 0 2
 before=$(dir grep -c '^UDP' /proc/net/ip_vs_conn)
-echo q | timeout 10 ip netns exec "$client" socat -T 1 - UDP:$VIP:53 >/dev/null
+echo q | timeout 10 ip netns exec "$client" socat -T 1 -t 1 - UDP:$VIP:53 >/dev/null
 check_eq "a new UDP flow is listed" $((before + 1)) "$(dir grep -c '^UDP' /proc/net/ip_vs_conn)"
 check "the idle UDP flow expires after 2 s" wait_for 10 bash -c "[ \$(ip netns exec $director grep -c '^UDP' /proc/net/ip_vs_conn) -le $before ]"
 dir ipvsadm --set 0 0 300
@@ -143,7 +143,7 @@ done
 run_method TUN -i
 
 # --- Unload with connections in the table.
-cli socat -T 2 - TCP:$VIP:80 </dev/null >/dev/null
+cli socat -T 2 -t 2 - TCP:$VIP:80 </dev/null >/dev/null
 cleanup_bg
 check "rmmod with live connections" rmmod ipvs_rs
 rm -f "$data"

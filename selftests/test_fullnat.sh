@@ -79,7 +79,7 @@ check_match "stock ipvsadm lists the FULLNAT real servers" "10\.0\.5\.11:80" "$(
 check_match "/proc/net/ip_vs names FullNat" "10\.0\.5\.11:80|0A00050B:0050 +FullNat" "$(dir cat /proc/net/ip_vs)"
 
 # --- TCP: four connections, round robin over servers and local addresses.
-seen=$(for _ in 1 2 3 4; do timeout 10 ip netns exec "$client" socat -T 5 - TCP:$VIP:80 </dev/null; done | sort | uniq -c | awk '{print $2 "@" $3}' | tr '\n' ' ')
+seen=$(for _ in 1 2 3 4; do timeout 10 ip netns exec "$client" socat -T 5 -t 5 - TCP:$VIP:80 </dev/null; done | sort | uniq -c | awk '{print $2 "@" $3}' | tr '\n' ' ')
 log_info "answers: $seen"
 check_match "both servers answer" 'rs1@.*rs2@|rs2@.*rs1@' "$seen"
 check_match "servers see local address 10.0.5.1" '@10\.0\.5\.1 ' "$seen"
@@ -89,13 +89,13 @@ check_not "no server sees the client address" grep -q 10.0.1.2 <<<"$seen"
 data=$(mktemp /tmp/fnat.XXXXXX)
 head -c 2000000 /dev/urandom >"$data"
 check_eq "TCP: 2 MB echoed intact through FULLNAT" "$(sha256sum <"$data" | cut -d' ' -f1)" \
-	"$(timeout 30 ip netns exec "$client" socat -T 10 - TCP:$VIP:81 <"$data" | sha256sum | cut -d' ' -f1)"
+	"$(timeout 30 ip netns exec "$client" socat -T 10 -t 10 - TCP:$VIP:81 <"$data" | sha256sum | cut -d' ' -f1)"
 
 # --- TOA: the option goes on the SYN and the first segment after it; the
 # server's SYN-ACK MSS is lowered by 8 so the client leaves room.
 check_eq "TOA on for the echo service" ok "$(ext toa tcp $VIP:81 on)"
 check_eq "TCP with TOA: 2 MB echoed intact" "$(sha256sum <"$data" | cut -d' ' -f1)" \
-	"$(timeout 30 ip netns exec "$client" socat -T 10 - TCP:$VIP:81 <"$data" | sha256sum | cut -d' ' -f1)"
+	"$(timeout 30 ip netns exec "$client" socat -T 10 -t 10 - TCP:$VIP:81 <"$data" | sha256sum | cut -d' ' -f1)"
 check_eq "TOA written on SYN and first ACK" "toa_written=2" "$(ext svc tcp $VIP:81 | grep toa_written)"
 check_eq "no TOA skipped" "toa_skipped=0" "$(ext svc tcp $VIP:81 | grep toa_skipped)"
 mss=$(cli python3 -c "
@@ -124,7 +124,7 @@ check_eq "... the ACK after it carries TOA" $((written0 + 1)) "$(ext svc tcp $VI
 ext toa tcp $VIP:80 off >/dev/null
 
 # --- UDP.
-check_match "UDP through FULLNAT" '^rs[12] 10\.0\.5\.[12]$' "$(echo q | timeout 10 ip netns exec "$client" socat -T 2 - UDP:$VIP:53)"
+check_match "UDP through FULLNAT" '^rs[12] 10\.0\.5\.[12]$' "$(echo q | timeout 10 ip netns exec "$client" socat -T 2 -t 2 - UDP:$VIP:53)"
 
 # --- ICMP: a real server's port unreachable (nothing listens on 5400)
 # reaches the client as coming from the virtual service.
@@ -132,22 +132,22 @@ dir ipvsadm -A -u $VIP:5400 -s rr
 dir ipvsctl dest add udp $VIP:5400 "$(rs_ip 1)":5400 --fwd fullnat
 ext laddr-add udp $VIP:5400 10.0.5.1 >/dev/null
 check_match "UDP: the server's port unreachable reaches the client" 'Connection refused' \
-	"$(echo q | timeout 10 ip netns exec "$client" socat -T 3 - UDP:$VIP:5400 2>&1)"
+	"$(echo q | timeout 10 ip netns exec "$client" socat -T 3 -t 3 - UDP:$VIP:5400 2>&1)"
 
 # --- ports: one per connection; exhaustion is counted, never a hang.
 # UDP flows live 300 s; 2 addresses x $PORTS ports. One flow is in already.
 before=$(ext laddr-list udp $VIP:53 | awk '{split($2, c, "="); s += c[2]} END {print s}')
-for i in $(seq 10); do echo q | timeout 5 ip netns exec "$client" socat -T 0.3 - UDP:$VIP:53 >/dev/null 2>&1; done
+for i in $(seq 10); do echo q | timeout 5 ip netns exec "$client" socat -T 0.3 -t 0.3 - UDP:$VIP:53 >/dev/null 2>&1; done
 after=$(ext laddr-list udp $VIP:53 | awk '{split($2, c, "="); s += c[2]} END {print s}')
 check_eq "10 more flows hold 10 more local ports" $((before + 10)) "$after"
 check_eq "one connection per port" "$(dir grep -c '^UDP .* 0A000164 0035 ' /proc/net/ip_vs_conn)" "$after"
-for i in $(seq $((2 * PORTS))); do echo q | timeout 5 ip netns exec "$client" socat -T 0.2 - UDP:$VIP:53 >/dev/null 2>&1; done
+for i in $(seq $((2 * PORTS))); do echo q | timeout 5 ip netns exec "$client" socat -T 0.2 -t 0.2 - UDP:$VIP:53 >/dev/null 2>&1; done
 check_eq "the pool is full" $((2 * PORTS)) "$(ext laddr-list udp $VIP:53 | awk '{split($2, c, "="); s += c[2]} END {print s}')"
 check_match "exhaustion is counted per service" '^fnat_exhausted=[1-9]' "$(ext svc udp $VIP:53 | grep fnat_exhausted)"
 check_match "... and per local address" 'exhausted=[1-9]' "$(ext laddr-list udp $VIP:53)"
 
 # --- pools are per service and protocol: TCP is unaffected.
-tcp_ok() { timeout 10 ip netns exec "$client" socat -T 5 - TCP:$VIP:80 </dev/null | grep -q '^rs'; }
+tcp_ok() { timeout 10 ip netns exec "$client" socat -T 5 -t 5 - TCP:$VIP:80 </dev/null | grep -q '^rs'; }
 check "TCP still works with the UDP service's ports exhausted" wait_for 20 tcp_ok
 
 cleanup_bg

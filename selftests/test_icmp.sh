@@ -102,7 +102,7 @@ check_eq "TCP + PROXY protocol: header, then 300 kB echoed over the 1000-byte li
 out=$(mktemp /tmp/icmp.XXXXXX)
 bg ip netns exec "$rs" python3 "$here/py/udp_refused.py" 9000 "$out"
 wait_for 20 bash -c "ip netns exec $rs ss -Hnlu 'sport = :9000' | grep -q ."
-echo q | cli socat -T 0.5 - UDP:$VIP:9000 >/dev/null
+echo q | cli socat -T 0.5 -t 0.5 - UDP:$VIP:9000 >/dev/null
 wait_for 10 test -s "$out"
 check_eq "the client's port unreachable reaches the real server" refused "$(cat "$out")"
 

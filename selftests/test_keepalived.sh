@@ -64,7 +64,7 @@ check "keepalived adds rs2 (weight 3)" wait_for 20 has "-r $(rs_ip 2):80 -m -w 3
 who() {
 	local i
 	for i in $(seq "$1"); do
-		timeout 10 ip netns exec "$client" socat -T 5 - TCP:$VIP:80 </dev/null
+		timeout 10 ip netns exec "$client" socat -T 5 -t 5 - TCP:$VIP:80 </dev/null
 	done | sort -u | tr '\n' ' '
 }
 check_eq "both real servers serve clients" "rs1 rs2 " "$(who 6)"

@@ -45,9 +45,9 @@ done
 CLIENTS="10.0.1.2 10.0.1.3 10.0.1.4 10.0.1.5"
 for a in 10.0.1.3 10.0.1.4 10.0.1.5; do ip -n "$client" addr add $a/24 dev c0; done
 
-tcp_from() { timeout 10 ip netns exec "$client" socat -T 5 - TCP:$VIP:80,bind="$1" </dev/null; }
+tcp_from() { timeout 10 ip netns exec "$client" socat -T 5 -t 5 - TCP:$VIP:80,bind="$1" </dev/null; }
 udp_from() { # udp_from ADDR [SPORT]
-	echo q | timeout 10 ip netns exec "$client" socat -T 2 - UDP:$VIP:53,bind="$1"${2:+,sourceport=$2,reuseaddr}
+	echo q | timeout 10 ip netns exec "$client" socat -T 2 -t 2 - UDP:$VIP:53,bind="$1"${2:+,sourceport=$2,reuseaddr}
 }
 # sticky ADDR COUNT: the distinct servers COUNT connections from ADDR reached.
 sticky() {
@@ -143,7 +143,7 @@ closed_6000() {
 	ip netns exec "$director" grep '^TCP 0A000102 1770 ' /proc/net/ip_vs_conn | grep -qE 'TIME_WAIT|CLOSE'
 }
 reuse() { local i; for i in 1 2 3; do
-	timeout 10 ip netns exec "$client" socat -T 5 - TCP:$VIP:80,bind=10.0.1.2,sourceport=6000,reuseaddr </dev/null
+	timeout 10 ip netns exec "$client" socat -T 5 -t 5 - TCP:$VIP:80,bind=10.0.1.2,sourceport=6000,reuseaddr </dev/null
 	wait_for 5 closed_6000 >/dev/null
 done | sort -u | wc -l; }
 check_eq "conn_reuse_mode=1: each reuse rescheduled (3 servers)" 3 "$(reuse)"
@@ -162,7 +162,7 @@ dir ipvsadm -A -u $VIP:54 -s rr
 dir ipvsadm -a -u $VIP:54 -r "$(rs_ip 1)":53 -m -x 3 -y 1
 dir ipvsadm --set 0 0 120
 flow() { # flow SPORT: one request on the flow from 10.0.1.2:SPORT
-	echo q | timeout 5 ip netns exec "$client" socat -T 0.5 - UDP:$VIP:54,bind=10.0.1.2,sourceport="$1",reuseaddr 2>/dev/null
+	echo q | timeout 5 ip netns exec "$client" socat -T 0.5 -t 0.5 - UDP:$VIP:54,bind=10.0.1.2,sourceport="$1",reuseaddr 2>/dev/null
 }
 rs1_conns() { dir ipvsadm -L -n -u $VIP:54 | awk '/->/ && $2 ~ /:53$/ {print $5 + $6}'; }
 rs1_has() { test "$(rs1_conns)" = "$1"; }

@@ -82,12 +82,12 @@ flood() {
 conns_is() { test "$(conns "$1")" = "$2"; }
 get() {
 	local out
-	out=$(timeout 20 ip netns exec "$client" socat -T 10 - "TCP:$1" </dev/null) && [ -n "$out" ] ||
+	out=$(timeout 20 ip netns exec "$client" socat -T 10 -t 10 - "TCP:$1" </dev/null) && [ -n "$out" ] ||
 		{ log_info "request to $1 failed"; out=failed; }
 	echo "$out"
 }
 echo_sha() {
-	timeout 120 ip netns exec "$client" socat -T 20 - "TCP:$1" <"$data" | sha256sum | cut -d' ' -f1
+	timeout 120 ip netns exec "$client" socat -T 20 -t 20 - "TCP:$1" <"$data" | sha256sum | cut -d' ' -f1
 }
 data=$(mktemp)
 head -c 4000000 /dev/urandom >"$data"
