@@ -18,7 +18,7 @@ load_ipvs_rs || { echo "# cannot load ipvs_rs"; exit $ksft_fail; }
 dir() { ip netns exec "$director" "$@"; }
 for i in $(seq $N); do
 	ns=${RS_NS[$((i - 1))]}
-	bg ip netns exec "$ns" socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:"echo rs$i"
+	bg ip netns exec "$ns" socat -t 5 TCP-LISTEN:80,fork,reuseaddr SYSTEM:"echo rs$i"
 	# Count every TCP segment the server receives on port 80.
 	ip netns exec "$ns" nft add table ip cnt
 	ip netns exec "$ns" nft add chain ip cnt in '{ type filter hook input priority 0; }'

@@ -19,11 +19,11 @@ cli() { ip netns exec "$client" "$@"; }
 for i in $(seq $N); do
 	ns=${RS_NS[$((i - 1))]}
 	# Who answers (port 80), an echo service (port 81), UDP (port 53).
-	bg ip netns exec "$ns" socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:"echo rs$i"
-	bg ip netns exec "$ns" socat TCP-LISTEN:81,fork,reuseaddr EXEC:cat
-	bg ip netns exec "$ns" socat UDP-LISTEN:53,fork,reuseaddr SYSTEM:"echo rs$i"
+	bg ip netns exec "$ns" socat -t 5 TCP-LISTEN:80,fork,reuseaddr SYSTEM:"echo rs$i"
+	bg ip netns exec "$ns" socat -t 5 TCP-LISTEN:81,fork,reuseaddr EXEC:cat
+	bg ip netns exec "$ns" socat -t 5 UDP-LISTEN:53,fork,reuseaddr SYSTEM:"echo rs$i"
 	# A 3000-byte answer: fragmented by the real server.
-	bg ip netns exec "$ns" socat UDP-LISTEN:5300,fork,reuseaddr SYSTEM:"head -c 3000 /dev/zero"
+	bg ip netns exec "$ns" socat -t 5 UDP-LISTEN:5300,fork,reuseaddr SYSTEM:"head -c 3000 /dev/zero"
 done
 for i in $(seq $N); do
 	wait_for 10 ip netns exec "${RS_NS[$((i - 1))]}" bash -c ': </dev/tcp/127.0.0.1/80' 2>/dev/null
@@ -125,7 +125,7 @@ for i in $(seq $N); do
 	ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2
 	# UDP answers must come from the VIP: a server bound to it (preferred
 	# over the wildcard one for packets to the VIP).
-	bg ip netns exec "$ns" socat UDP-LISTEN:53,bind=$VIP,fork,reuseaddr SYSTEM:"echo rs$i"
+	bg ip netns exec "$ns" socat -t 5 UDP-LISTEN:53,bind=$VIP,fork,reuseaddr SYSTEM:"echo rs$i"
 done
 sleep 1
 run_method DR -g

@@ -46,9 +46,9 @@ for i in $(seq $N); do
 	# Only the connected subnet: no default route, no route to clients.
 	ip -n "$ns" addr add "$(rs_ip "$i")/24" dev e0
 	ip -n "$ns" link set e0 up
-	bg ip netns exec "$ns" socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo rs'$i' $SOCAT_PEERADDR'
-	bg ip netns exec "$ns" socat TCP-LISTEN:81,fork,reuseaddr EXEC:cat
-	bg ip netns exec "$ns" socat UDP-LISTEN:53,fork,reuseaddr SYSTEM:'echo rs'$i' $SOCAT_PEERADDR'
+	bg ip netns exec "$ns" socat -t 5 TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo rs'$i' $SOCAT_PEERADDR'
+	bg ip netns exec "$ns" socat -t 5 TCP-LISTEN:81,fork,reuseaddr EXEC:cat
+	bg ip netns exec "$ns" socat -t 5 UDP-LISTEN:53,fork,reuseaddr SYSTEM:'echo rs'$i' $SOCAT_PEERADDR'
 done
 check "real servers have no route to the client" bash -c "! ip netns exec ${RS_NS[0]} ip route get 10.0.1.2 >/dev/null 2>&1"
 load_ipvs_rs fnat_ports=$PORTS || { echo "# cannot load ipvs_rs"; exit $ksft_fail; }

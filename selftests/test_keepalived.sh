@@ -13,7 +13,7 @@ topo_lvs 2 || exit $ksft_fail
 load_ipvs_rs || { echo "# cannot load ipvs_rs"; exit $ksft_fail; }
 
 listen() { # listen N: a TCP server on rsN:80
-	bg ip netns exec "${RS_NS[$(($1 - 1))]}" socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:"echo rs$1"
+	bg ip netns exec "${RS_NS[$(($1 - 1))]}" socat -t 5 TCP-LISTEN:80,fork,reuseaddr SYSTEM:"echo rs$1"
 	eval "RS$1_PID=\$!"
 }
 listen 1

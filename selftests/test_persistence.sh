@@ -35,8 +35,8 @@ done
 
 for i in $(seq $N); do
 	ns=${RS_NS[$((i - 1))]}
-	bg ip netns exec "$ns" socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:"echo rs$i"
-	bg ip netns exec "$ns" socat UDP-LISTEN:53,fork,reuseaddr SYSTEM:"echo rs$i"
+	bg ip netns exec "$ns" socat -t 5 TCP-LISTEN:80,fork,reuseaddr SYSTEM:"echo rs$i"
+	bg ip netns exec "$ns" socat -t 5 UDP-LISTEN:53,fork,reuseaddr SYSTEM:"echo rs$i"
 done
 for i in $(seq $N); do
 	wait_for 10 ip netns exec "${RS_NS[$((i - 1))]}" bash -c ': </dev/tcp/127.0.0.1/80' 2>/dev/null

@@ -36,7 +36,7 @@ trap cleanup_sched EXIT
 # its side open keeps the connection established.
 for i in $(seq $N); do
 	echo "rs$i" >"$tmp/name$i"
-	bg ip netns exec "${RS_NS[$((i - 1))]}" socat TCP-LISTEN:80,fork,reuseaddr GOPEN:"$tmp/name$i",ignoreeof
+	bg ip netns exec "${RS_NS[$((i - 1))]}" socat -t 5 TCP-LISTEN:80,fork,reuseaddr GOPEN:"$tmp/name$i",ignoreeof
 done
 
 # More client source addresses (source hashing) and more VIPs (destination

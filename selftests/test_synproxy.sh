@@ -43,7 +43,7 @@ LADDR=$DIR_RS_IP
 # fork and exec under TCG).
 for i in $(seq $N); do
 	bg ip netns exec "$(rsns "$i")" socat -t 5 TCP-LISTEN:80,fork,reuseaddr SYSTEM:"echo rs$i"
-	bg ip netns exec "$(rsns "$i")" socat TCP-LISTEN:81,fork,reuseaddr EXEC:cat
+	bg ip netns exec "$(rsns "$i")" socat -t 5 TCP-LISTEN:81,fork,reuseaddr EXEC:cat
 	bg ip netns exec "$(rsns "$i")" socat -t 5 TCP-LISTEN:82,fork,reuseaddr SYSTEM:"echo rs$i"
 	bg ip netns exec "$(rsns "$i")" socat -t 5 TCP-LISTEN:85,fork,reuseaddr SYSTEM:"echo rs$i"
 	# SYNs from anyone but the client and the FULLNAT local address
