@@ -64,7 +64,11 @@ impl RouteCache {
     /// address and whether it is local. The caller must be in an RCU
     /// read-side section (netfilter hooks are) and use a cached route
     /// within it.
-    pub fn get(&self, net: NetRef<'_>, daddr: [u8; 4]) -> Option<(ClientRoute, bool, u32, [u8; 4])> {
+    pub fn get(
+        &self,
+        net: NetRef<'_>,
+        daddr: [u8; 4],
+    ) -> Option<(ClientRoute, bool, u32, [u8; 4])> {
         let slot = self.slot(daddr)?;
         let mut held = false;
         let mut local = false;
@@ -93,7 +97,9 @@ impl RouteCache {
         } else {
             // SAFETY: a route of a slot's entry, alive for the caller's
             // RCU section.
-            ClientRoute::Cached(unsafe { CachedRoute::from_raw(rt, local, mtu, saddr.to_ne_bytes()) })
+            ClientRoute::Cached(unsafe {
+                CachedRoute::from_raw(rt, local, mtu, saddr.to_ne_bytes())
+            })
         };
         Some((r, local, mtu, saddr.to_ne_bytes()))
     }

@@ -369,8 +369,13 @@ mod tests {
         assert_eq!(pool.alloc(), Some(65535));
         assert_eq!(pool.alloc(), None);
         // The default range from a high offset: every port once.
-        let mut pool =
-            PortPool::new_at(vec![0u16; DEFAULT_STORAGE_LEN], DEFAULT_LO, DEFAULT_HI, 64000).unwrap();
+        let mut pool = PortPool::new_at(
+            vec![0u16; DEFAULT_STORAGE_LEN],
+            DEFAULT_LO,
+            DEFAULT_HI,
+            64000,
+        )
+        .unwrap();
         assert_eq!(pool.alloc(), Some(1024 + 64000));
         let mut seen = HashSet::from([1024 + 64000]);
         while let Some(p) = pool.alloc() {
