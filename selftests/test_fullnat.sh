@@ -158,7 +158,7 @@ check "rmmod with FULLNAT connections" rmmod ipvs_rs
 
 # --- two services share a local address: one pool for both. Two FULLNAT
 # services (other VIPs and ports) send to the same real server port
-# (rs1:81, echo) from the same local address 10.0.5.3; all of the
+# (rs1:82, echo) from the same local address 10.0.5.3; all of the
 # address's ports are in use at once, half by each service: every
 # connection echoes its data intact, the real server sees as many distinct
 # LIP:lport peers as there are connections, and one more connection to
@@ -169,9 +169,13 @@ VIP2=10.0.1.101
 ip -n "$director" addr add $VIP2/32 dev d0
 ip -n "$director" addr add 10.0.5.3/24 dev br5
 load_ipvs_rs fnat_ports=$((2 * SHARED)) || { echo "# cannot reload ipvs_rs"; exit $ksft_fail; }
+# An echo server whose accept queue holds every connection at once
+# (socat's default backlog is 5).
+bg ip netns exec "${RS_NS[0]}" socat TCP-LISTEN:82,fork,reuseaddr,backlog=128 EXEC:cat
+wait_for 10 ip netns exec "${RS_NS[0]}" bash -c ': </dev/tcp/127.0.0.1/82' 2>/dev/null
 for svc in $VIP:8081 $VIP2:9081; do
 	dir ipvsadm -A -t $svc -s rr
-	dir ipvsctl dest add tcp $svc "$(rs_ip 1)":81 --fwd fullnat
+	dir ipvsctl dest add tcp $svc "$(rs_ip 1)":82 --fwd fullnat
 	check_eq "laddr add 10.0.5.3 to $svc" ok "$(ext laddr-add tcp $svc 10.0.5.3)"
 done
 go=$(mktemp -u /tmp/fnat_go.XXXXXX)
@@ -182,13 +186,13 @@ conc=$!
 wait_for 60 grep -q '^connected' "$out"
 check_eq "$((2 * SHARED)) connections open at once through the two services" "connected $((2 * SHARED))" \
 	"$(grep '^connected' "$out")"
-peers=$(ip netns exec "${RS_NS[0]}" ss -Htn state established '( sport = :81 )' | awk '{print $4}' | grep '^10\.0\.5\.3:')
+peers=$(ip netns exec "${RS_NS[0]}" ss -Htn state established '( sport = :82 )' | awk '{print $4}' | grep '^10\.0\.5\.3:')
 check_eq "the real server sees $((2 * SHARED)) distinct LIP:lport peers" "$((2 * SHARED)) $((2 * SHARED))" \
 	"$(wc -l <<<"$peers") $(sort -u <<<"$peers" | wc -l)"
 check_eq "... half from each service" "conns=$SHARED conns=$SHARED" \
 	"$(for svc in $VIP:8081 $VIP2:9081; do ext laddr-list tcp $svc | awk '{print $2}'; done | tr '\n' ' ' | sed 's/ $//')"
 check_eq "the connection table holds them" $((2 * SHARED)) \
-	"$(dir grep -cE '^TCP .* (0A000164 1F91|0A000165 2379) 0A00050B 0051 ESTABLISHED' /proc/net/ip_vs_conn)"
+	"$(dir grep -cE '^TCP .* (0A000164 1F91|0A000165 2379) 0A00050B 0052 ESTABLISHED' /proc/net/ip_vs_conn)"
 check_not "a connection more finds the shared pool empty" \
 	cli timeout 5 python3 -c "import socket; socket.create_connection(('$VIP2', 9081), timeout=3)"
 check_match "... counted for that service" '^fnat_exhausted=[1-9]' "$(ext svc tcp $VIP2:9081 | grep fnat_exhausted)"
