@@ -10,7 +10,9 @@
 # LB: ipvs_rs or upstream. PATH: nat, dr, tun, fwd (traffic to the real
 # servers' own addresses, not a service's) or new (NAT, every packet a new
 # connection: the scheduling and connection-creation path) or tcp (new
-# TCP connections through NAT with build/bin/connbench, as make bench). Writes OUTDIR/LB-PATH.txt (perf
+# TCP connections through NAT with build/bin/connbench, as make bench) or
+# tcpfnat (the same through a FULLNAT service with two local addresses in
+# 10.0.3.0/24, as make bench's tcp_fnat row; ipvs_rs only). Writes OUTDIR/LB-PATH.txt (perf
 # report, symbols) and prints the pps of an unprofiled run first.
 source "$(dirname "$0")/../selftests/lib.sh"
 source "$(dirname "$0")/../selftests/topology.sh"
@@ -69,29 +71,45 @@ nat) dmin=$VIP dmax=$VIP ;;
 dr) dmin=$VIP_DR dmax=$VIP_DR ;;
 tun) dmin=$VIP_TUN dmax=$VIP_TUN ;;
 fwd) dmin=$(rs_ip 1) dmax=$(rs_ip $N) ;;
-new | tcp) dmin=$VIP dmax=$VIP ;;
-*) fail "PATH: nat, dr, tun, fwd, new or tcp" ;;
+new | tcp | tcpfnat) dmin=$VIP dmax=$VIP ;;
+*) fail "PATH: nat, dr, tun, fwd, new, tcp or tcpfnat" ;;
 esac
-if [ "$WHAT" = tcp ]; then
+if [ "$WHAT" = tcp ] || [ "$WHAT" = tcpfnat ]; then
 	require_cmd connbench
 	dir ipvsadm -A -t "$VIP:80" -s rr
 	for i in $(seq $N); do
 		dir ipvsadm -a -t "$VIP:80" -r "$(rs_ip "$i"):80" -m
 		ip netns exec "${RS_NS[$((i - 1))]}" connbench server 0.0.0.0:80 2 &
 	done
+	if [ "$WHAT" = tcpfnat ]; then
+		[ "$LB" = ipvs_rs ] || fail "tcpfnat: ipvs_rs only"
+		# As make bench's tcp_fnat: its own VIP, local addresses off the
+		# real servers' subnet (they answer through their default route).
+		VIP=10.0.1.103
+		dir ip addr add "$VIP/32" dev d0
+		dir ipvsctl service add tcp "$VIP:80" -s rr || fail "ipvsctl service add"
+		for lip in 10.0.3.1 10.0.3.2; do
+			dir ip addr add "$lip/32" dev br0
+			dir ipvsctl laddr add tcp "$VIP:80" "$lip" || fail "ipvsctl laddr add"
+		done
+		for i in $(seq $N); do
+			dir ipvsctl dest add tcp "$VIP:80" "$(rs_ip "$i"):80" --fwd fullnat || fail "ipvsctl dest add"
+		done
+		ip netns exec "$client" sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
+	fi
 	sleep 1
 	cb() { ip netns exec "$client" connbench client "$VIP:80" 4 "$1"; }
 	cb 1 >/dev/null
 	# "connections 6820 errors 0 seconds 3.017 conns_per_sec 2260.3"
-	echo "profile: $LB tcp: $(cb 2)"
+	echo "profile: $LB $WHAT: $(cb 2)"
 	if [ "${PROFILE_PERF:-1}" = 1 ]; then
 		sysctl -qw kernel.perf_event_max_sample_rate=200000 kernel.perf_cpu_time_max_percent=0
-		perf record -q -o "$OUT/$LB-tcp.data" -e cpu-clock -c 10000 -a -g -- \
+		perf record -q -o "$OUT/$LB-$WHAT.data" -e cpu-clock -c 10000 -a -g -- \
 			ip netns exec "$client" connbench client "$VIP:80" 4 4 >/dev/null 2>"$OUT/perf-record.err"
 		cp /proc/kallsyms "$OUT/kallsyms"
-		perf report -q -i "$OUT/$LB-tcp.data" --kallsyms "$OUT/kallsyms" --no-children --sort sym \
-			--percent-limit 0.1 --stdio -g none 2>/dev/null >"$OUT/$LB-tcp.txt"
-		grep -v default_idle "$OUT/$LB-tcp.txt" | head -n 60
+		perf report -q -i "$OUT/$LB-$WHAT.data" --kallsyms "$OUT/kallsyms" --no-children --sort sym \
+			--percent-limit 0.1 --stdio -g none 2>/dev/null >"$OUT/$LB-$WHAT.txt"
+		grep -v default_idle "$OUT/$LB-$WHAT.txt" | head -n 60
 	fi
 	kill $(jobs -p) 2>/dev/null
 	wait 2>/dev/null

@@ -142,15 +142,72 @@ after=$(ext laddr-list udp $VIP:53 | awk '{split($2, c, "="); s += c[2]} END {pr
 check_eq "10 more flows hold 10 more local ports" $((before + 10)) "$after"
 check_eq "one connection per port" "$(dir grep -c '^UDP .* 0A000164 0035 ' /proc/net/ip_vs_conn)" "$after"
 for i in $(seq $((2 * PORTS))); do echo q | timeout 5 ip netns exec "$client" socat -T 0.2 -t 0.2 - UDP:$VIP:53 >/dev/null 2>&1; done
-check_eq "the pool is full" $((2 * PORTS)) "$(ext laddr-list udp $VIP:53 | awk '{split($2, c, "="); s += c[2]} END {print s}')"
+# The pools are the namespace's, per address: the UDP flow to $VIP:5400
+# above holds a port of 10.0.5.1's pool too.
+other=$(ext laddr-list udp $VIP:5400 | awk '{split($2, c, "="); s += c[2]} END {print s}')
+check_eq "the pool is full (shared with the :5400 service's $other flow)" $((2 * PORTS - other)) \
+	"$(ext laddr-list udp $VIP:53 | awk '{split($2, c, "="); s += c[2]} END {print s}')"
 check_match "exhaustion is counted per service" '^fnat_exhausted=[1-9]' "$(ext svc udp $VIP:53 | grep fnat_exhausted)"
 check_match "... and per local address" 'exhausted=[1-9]' "$(ext laddr-list udp $VIP:53)"
 
-# --- pools are per service and protocol: TCP is unaffected.
+# --- pools are per protocol: TCP is unaffected.
 tcp_ok() { timeout 10 ip netns exec "$client" socat -T 5 -t 5 - TCP:$VIP:80 </dev/null | grep -q '^rs'; }
 check "TCP still works with the UDP service's ports exhausted" wait_for 20 tcp_ok
 
+check "rmmod with FULLNAT connections" rmmod ipvs_rs
+
+# --- two services share a local address: one pool for both. Two FULLNAT
+# services (other VIPs and ports) send to the same real server port
+# (rs1:82, echo) from the same local address 10.0.5.3; all of the
+# address's ports are in use at once, half by each service: every
+# connection echoes its data intact, the real server sees as many distinct
+# LIP:lport peers as there are connections, and one more connection to
+# either service finds the pool empty (with a pool per service each would
+# still have half its ports).
+SHARED=24
+VIP2=10.0.1.101
+ip -n "$director" addr add $VIP2/32 dev d0
+ip -n "$director" addr add 10.0.5.3/24 dev br5
+load_ipvs_rs fnat_ports=$((2 * SHARED)) || { echo "# cannot reload ipvs_rs"; exit $ksft_fail; }
+# An echo server whose accept queue holds every connection at once
+# (socat's default backlog is 5).
+bg ip netns exec "${RS_NS[0]}" socat -t 5 TCP-LISTEN:82,fork,reuseaddr,backlog=128 EXEC:cat
+wait_for 10 ip netns exec "${RS_NS[0]}" bash -c ': </dev/tcp/127.0.0.1/82' 2>/dev/null
+for svc in $VIP:8081 $VIP2:9081; do
+	dir ipvsadm -A -t $svc -s rr
+	dir ipvsctl dest add tcp $svc "$(rs_ip 1)":82 --fwd fullnat
+	check_eq "laddr add 10.0.5.3 to $svc" ok "$(ext laddr-add tcp $svc 10.0.5.3)"
+done
+go=$(mktemp -u /tmp/fnat_go.XXXXXX)
+out=$(mktemp /tmp/fnat_out.XXXXXX)
+cli timeout 90 python3 "$here/py/fnat_concurrent.py" --per $SHARED --size 32768 --go "$go" --timeout 60 \
+	$VIP:8081 $VIP2:9081 >"$out" 2>&1 &
+conc=$!
+wait_for 60 grep -q '^connected' "$out"
+check_eq "$((2 * SHARED)) connections open at once through the two services" "connected $((2 * SHARED))" \
+	"$(grep '^connected' "$out")"
+peers=$(ip netns exec "${RS_NS[0]}" ss -Htn state established '( sport = :82 )' | awk '{print $4}' | grep '^10\.0\.5\.3:')
+check_eq "the real server sees $((2 * SHARED)) distinct LIP:lport peers" "$((2 * SHARED)) $((2 * SHARED))" \
+	"$(wc -l <<<"$peers") $(sort -u <<<"$peers" | wc -l)"
+check_eq "... half from each service" "conns=$SHARED conns=$SHARED" \
+	"$(for svc in $VIP:8081 $VIP2:9081; do ext laddr-list tcp $svc | awk '{print $2}'; done | tr '\n' ' ' | sed 's/ $//')"
+check_eq "the connection table holds them" $((2 * SHARED)) \
+	"$(dir grep -cE '^TCP .* (0A000164 1F91|0A000165 2379) 0A00050B 0052 ESTABLISHED' /proc/net/ip_vs_conn)"
+check_not "a connection more finds the shared pool empty" \
+	cli timeout 5 python3 -c "import socket; socket.create_connection(('$VIP2', 9081), timeout=3)"
+check_match "... counted for that service" '^fnat_exhausted=[1-9]' "$(ext svc tcp $VIP2:9081 | grep fnat_exhausted)"
+check_match "... and its local address" 'exhausted=[1-9]' "$(ext laddr-list tcp $VIP2:9081)"
+touch "$go"
+wait "$conc"
+check_eq "every connection echoed its 32 KB intact" "ok $((2 * SHARED))" "$(tail -n 1 "$out")"
+rm -f "$go" "$out"
+
+# Deleting one service keeps the address's pool for the other (and for
+# the deleted one's connections until they end).
+dir ipvsadm -D -t $VIP2:9081
+check_eq "laddr list after the other service is gone" "10.0.5.3 conns=$SHARED exhausted=0" "$(ext laddr-list tcp $VIP:8081)"
+
 cleanup_bg
 rm -f "$data"
-check "rmmod with FULLNAT connections" rmmod ipvs_rs
+check "rmmod with connections on a shared pool" rmmod ipvs_rs
 exit_test

@@ -79,11 +79,13 @@ fn doit(req: &mut Request<'_>) -> core::result::Result<(), CmdError> {
     match req.cmd() {
         cmd::NEW_LADDR => {
             let addr = decode_laddr(a.laddr, key.af())?;
-            svc.add_laddr(addr).map_err(CmdError::from)?;
+            svc.add_laddr(&mut services.laddr_pools, addr)
+                .map_err(CmdError::from)?;
         }
         cmd::DEL_LADDR => {
             let addr = decode_laddr(a.laddr, key.af())?;
-            svc.del_laddr(&addr).map_err(CmdError::from)?;
+            svc.del_laddr(&mut services.laddr_pools, &addr)
+                .map_err(CmdError::from)?;
         }
         cmd::SET_SVC => {
             let ext = decode_svc_ext(a.svc_ext, svc.ext())?;

@@ -420,6 +420,80 @@ void ipvs_rs_dst_cache_reset(struct ipvs_rs_dst_cache *c)
 		dst_release(&old->dst);
 }
 
+/*
+ * A slot of a table of routes by destination address (FULLNAT replies'
+ * routes to their clients): the route, the address it is for and what the
+ * lookup said, in one entry published with RCU, so a reader sees them
+ * together. Readers use the route without a reference; a miss (another
+ * address, or a stale route) looks the route up and publishes a new entry
+ * without a lock (xchg: of two racing writers, each frees what it
+ * replaced). The replaced entry is freed after a grace period
+ * (kfree_rcu) and its route released with dst_release, which also frees
+ * only after one. Without memory for an entry the looked-up route is
+ * returned held (*held): the caller owns the reference.
+ */
+struct ipvs_rs_rt_entry {
+	struct rcu_head rcu;
+	struct rtable *rt;
+	__be32 daddr;
+	__be32 saddr;
+	bool local;
+};
+
+static void ipvs_rs_rt_entry_free(struct ipvs_rs_rt_entry *e)
+{
+	if (e) {
+		dst_release(&e->rt->dst);
+		kfree_rcu(e, rcu);
+	}
+}
+
+struct rtable *ipvs_rs_rt_slot_get(struct ipvs_rs_rt_slot *s,
+				   struct net *net, __be32 daddr, bool *held,
+				   bool *local, unsigned int *mtu,
+				   __be32 *saddr)
+{
+	struct ipvs_rs_rt_entry *e;
+	struct rtable *rt;
+	struct flowi4 fl4;
+
+	e = rcu_dereference(s->e);
+	if (e && e->daddr == daddr &&
+	    !(e->rt->dst.obsolete && !dst_check(&e->rt->dst, 0))) {
+		rt = e->rt;
+		*held = false;
+		*local = e->local;
+		*saddr = e->saddr;
+		goto out;
+	}
+	memset(&fl4, 0, sizeof(fl4));
+	fl4.daddr = daddr;
+	rt = ip_route_output_key(net, &fl4);
+	if (IS_ERR(rt))
+		return NULL;
+	*local = !!(rt->rt_flags & RTCF_LOCAL);
+	*saddr = fl4.saddr;
+	*held = true;
+	e = kmalloc(sizeof(*e), GFP_ATOMIC | __GFP_NOWARN);
+	if (e) {
+		/* The entry takes the lookup's reference. */
+		e->rt = rt;
+		e->daddr = daddr;
+		e->saddr = fl4.saddr;
+		e->local = *local;
+		*held = false;
+		ipvs_rs_rt_entry_free(unrcu_pointer(xchg(&s->e, RCU_INITIALIZER(e))));
+	}
+out:
+	*mtu = dst_mtu(&rt->dst);
+	return rt;
+}
+
+void ipvs_rs_rt_slot_reset(struct ipvs_rs_rt_slot *s)
+{
+	ipvs_rs_rt_entry_free(unrcu_pointer(xchg(&s->e, NULL)));
+}
+
 void ipvs_rs_skb_set_route_noref(struct sk_buff *skb, struct rtable *rt)
 {
 	skb_dst_drop(skb);

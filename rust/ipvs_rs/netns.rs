@@ -114,6 +114,8 @@ pub(crate) struct NetState {
     pub(crate) defence: Defence,
     /// SYNPROXY: cookie secret and namespace counters.
     pub(crate) synproxy: crate::synproxy::NetSynproxy,
+    /// FULLNAT replies' routes by client address.
+    pub(crate) client_routes: crate::kbind::route_cache::RouteCache,
     /// The periodic work (`periodic.rs`) and its state.
     pub(crate) work: Opaque<bindings::delayed_work>,
     pub(crate) stopping: AtomicBool,
@@ -199,6 +201,7 @@ fn net_init(net: NetRef<'_>) -> Result {
             sysctl: Sysctls::new(),
             defence: Defence::new(),
             synproxy: crate::synproxy::NetSynproxy::new(),
+            client_routes: crate::kbind::route_cache::RouteCache::new(),
             work: Opaque::uninit(),
             stopping: AtomicBool::new(false),
             ticks: AtomicU32::new(0),

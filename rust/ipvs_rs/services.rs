@@ -9,7 +9,7 @@
 //!   new connection (process context takes it with bottom halves off).
 //! - Counters are atomics updated without locks.
 
-use crate::fnat::{self, Fnat, Laddr};
+use crate::fnat::{self, Fnat, Laddr, PoolRegistry};
 use crate::kbind::kvec;
 use crate::kbind::rcu::{self, BhGuard};
 use crate::kbind::skb::DstCache;
@@ -307,17 +307,20 @@ impl SvcRt {
         f
     }
 
-    /// Adds a local address (control plane, under the control mutex).
-    pub(crate) fn add_laddr(&self, addr: Addr) -> Result<()> {
+    /// Adds a local address, with the namespace's port pools of it
+    /// (control plane, under the control mutex).
+    pub(crate) fn add_laddr(&self, reg: &mut PoolRegistry, addr: Addr) -> Result<()> {
         if self.with(|i| i.laddrs.iter().any(|l| l.addr == addr)) {
             return Err(Error::new(
                 Errno::Eexist,
                 c"IPVS_RS_LADDR_ATTR_ADDR: the service already has this local address",
             ));
         }
-        let l = Laddr::new(addr).map_err(|_| ENOMEM)?;
         let n = self.with(|i| i.laddrs.len());
-        let mut v = KVec::with_capacity(n + 1, GFP_KERNEL).map_err(|_| ENOMEM)?;
+        let Ok(mut v) = KVec::with_capacity(n + 1, GFP_KERNEL) else {
+            return Err(ENOMEM);
+        };
+        let l = Laddr::new(reg, addr).map_err(|_| ENOMEM)?;
         let old = self.with(|i| {
             for x in i.laddrs.iter() {
                 // Within capacity: the list only changes under the mutex.
@@ -331,8 +334,8 @@ impl SvcRt {
     }
 
     /// Removes a local address; its connections keep their ports until
-    /// they end.
-    pub(crate) fn del_laddr(&self, addr: &Addr) -> Result<()> {
+    /// they end (and the namespace keeps its pools until then).
+    pub(crate) fn del_laddr(&self, reg: &mut PoolRegistry, addr: &Addr) -> Result<()> {
         let n = self.with(|i| i.laddrs.len());
         let mut v = KVec::with_capacity(n, GFP_KERNEL).map_err(|_| ENOMEM)?;
         let old = self.with(|i| {
@@ -347,6 +350,7 @@ impl SvcRt {
         match old {
             Some(old) => {
                 drop(old);
+                reg.release(addr);
                 Ok(())
             }
             None => Err(Error::new(
@@ -478,6 +482,8 @@ pub(crate) struct Services {
     /// `dest_trash`): adding the same server back to the same service
     /// revives it, with its connections and counters.
     trash: KVec<(ServiceKey, Arc<DestRt>)>,
+    /// The FULLNAT local addresses' port pools, shared by the services.
+    pub(crate) laddr_pools: PoolRegistry,
 }
 
 impl Services {
@@ -485,11 +491,14 @@ impl Services {
         Services {
             list: KVec::new(),
             trash: KVec::new(),
+            laddr_pools: PoolRegistry::new(),
         }
     }
 
-    /// Drops trashed real servers no connection uses any more.
+    /// Drops trashed real servers, and local addresses' pools no service
+    /// lists, that no connection uses any more.
     pub(crate) fn purge_trash(&mut self) {
+        self.laddr_pools.purge();
         let mut i = 0;
         while i < self.trash.len() {
             if self.trash.get(i).is_some_and(|(_, d)| d.unused()) {
@@ -746,9 +755,19 @@ impl Table for ControlTable<'_> {
             // listing the service) stays: the service keeps working until
             // the next change, rather than failing the delete.
             let _ = self.republish();
-            let dests = s.with(|i| core::mem::take(&mut i.dests));
+            let (dests, laddrs) = s.with(|i| {
+                (
+                    core::mem::take(&mut i.dests),
+                    core::mem::take(&mut i.laddrs),
+                )
+            });
             for d in dests.into_iter() {
                 self.services.trash(&s.key, d.rt);
+            }
+            // Its connections keep their local ports (and the pools) until
+            // they end.
+            for l in laddrs.iter() {
+                self.services.laddr_pools.release(&l.addr);
             }
             self.expire_nodest();
         }

@@ -7,6 +7,7 @@ use crate::conn::Conn;
 use crate::dataplane::{csum_mode, l4_hdr_len, Pkt, Verdict};
 use crate::kbind::bindings;
 use crate::kbind::netns::NetRef;
+use crate::kbind::route_cache::{ClientRoute, RouteCache};
 use crate::kbind::skb::{CachedRoute, DstCache, Route, RouteInfo, SkBuff};
 use crate::netns::NetState;
 use crate::sysctl::Sysctl;
@@ -45,10 +46,20 @@ enum Rt {
     Cached(CachedRoute),
 }
 
-/// Routes to `nexthop` (through `cache` when given: a real server's),
-/// decrements the TTL and checks the MTU (upstream's `__ip_vs_get_out_rt`
-/// and `ensure_mtu_is_adequate`). `Err` is the verdict when the packet
-/// must not be sent; `Ok(None)` means "deliver locally".
+/// Where [`route`] gets its route from.
+enum Via<'a> {
+    /// A lookup for this packet.
+    Lookup,
+    /// A real server's cached route.
+    Dest(&'a DstCache),
+    /// The namespace's routes by client address (FULLNAT replies).
+    Client(&'a RouteCache),
+}
+
+/// Routes to `nexthop` (as `via` says), decrements the TTL and checks the
+/// MTU (upstream's `__ip_vs_get_out_rt` and `ensure_mtu_is_adequate`).
+/// `Err` is the verdict when the packet must not be sent; `Ok(None)` means
+/// "deliver locally".
 fn route(
     skb: &mut SkBuff,
     net: NetRef<'_>,
@@ -56,15 +67,23 @@ fn route(
     known_nh: bool,
     overhead: u32,
     pmtu_disc: bool,
-    cache: Option<&DstCache>,
+    via: Via<'_>,
 ) -> Result<Option<(Rt, [u8; 4], u32)>, Verdict> {
-    let (rt, local, mtu, saddr) = match cache {
-        Some(c) => {
+    let (rt, local, mtu, saddr) = match via {
+        Via::Dest(c) => {
             let r = c.get(net, v4(nexthop), known_nh).ok_or(Verdict::Drop)?;
             let (local, mtu, saddr) = (r.local, r.mtu, r.saddr);
             (Rt::Cached(r), local, mtu, saddr)
         }
-        None => {
+        Via::Client(c) => {
+            let (r, local, mtu, saddr) = c.get(net, v4(nexthop)).ok_or(Verdict::Drop)?;
+            let rt = match r {
+                ClientRoute::Cached(r) => Rt::Cached(r),
+                ClientRoute::Owned(r) => Rt::Owned(r),
+            };
+            (rt, local, mtu, saddr)
+        }
+        Via::Lookup => {
             let RouteInfo {
                 route,
                 local,
@@ -100,7 +119,7 @@ fn route(
 /// Sends an already rewritten packet (a translated ICMP error) to `daddr`;
 /// `local_ok`: an address on this host gets it through the stack.
 pub(crate) fn to_server(mut skb: SkBuff, net: NetRef<'_>, daddr: &Addr, local_ok: bool) -> Verdict {
-    match route(&mut skb, net, daddr, false, 0, true, None) {
+    match route(&mut skb, net, daddr, false, 0, true, Via::Lookup) {
         Ok(Some((rt, _, _))) => send(skb, net, rt),
         Ok(None) if local_ok => Verdict::Accept,
         Ok(None) => Verdict::Drop,
@@ -138,7 +157,7 @@ fn nat(mut skb: SkBuff, net: NetRef<'_>, conn: &Conn, info: &PacketInfo) -> Verd
         false,
         0,
         true,
-        Some(&conn.dest.dst),
+        Via::Dest(&conn.dest.dst),
     ) {
         Ok(Some((rt, _, _))) => send(skb, net, rt),
         Ok(None) => Verdict::Accept,
@@ -154,7 +173,7 @@ fn dr(mut skb: SkBuff, net: NetRef<'_>, conn: &Conn) -> Verdict {
         true,
         0,
         true,
-        Some(&conn.dest.dst),
+        Via::Dest(&conn.dest.dst),
     ) {
         Ok(Some((rt, _, _))) => send(skb, net, rt),
         Ok(None) => Verdict::Accept,
@@ -173,7 +192,7 @@ fn tun(mut skb: SkBuff, net: NetRef<'_>, conn: &Conn) -> Verdict {
         false,
         tunnel::IPIP_HLEN as u32,
         pmtu_disc,
-        Some(&conn.dest.dst),
+        Via::Dest(&conn.dest.dst),
     ) {
         Ok(Some(r)) => r,
         Ok(None) => return Verdict::Accept,
@@ -236,7 +255,7 @@ fn fnat_request(mut skb: SkBuff, net: NetRef<'_>, conn: &Conn, info: &PacketInfo
         false,
         0,
         true,
-        Some(&conn.dest.dst),
+        Via::Dest(&conn.dest.dst),
     ) {
         Ok(Some((rt, _, mtu))) => (rt, mtu),
         // A real server on the director itself is not a FULLNAT target.
@@ -329,7 +348,18 @@ pub(crate) fn fnat_reply(
         }
     }
     conn.count_outbound(&st.total, bytes);
-    match route(&mut skb, net, &conn.tuple.caddr, false, 0, true, None) {
+    // The route to the client, from the namespace's table (upstream's NAT
+    // replies are forwarded with their input route; these arrived for
+    // this host, so they need an output route).
+    match route(
+        &mut skb,
+        net,
+        &conn.tuple.caddr,
+        false,
+        0,
+        true,
+        Via::Client(&st.client_routes),
+    ) {
         Ok(Some((rt, _, _))) => send(skb, net, rt),
         // A client on the director itself: deliver here.
         Ok(None) => Verdict::Accept,

@@ -11,4 +11,5 @@ pub mod genl;
 pub mod kvec;
 pub mod netns;
 pub mod rcu;
+pub mod route_cache;
 pub mod skb;

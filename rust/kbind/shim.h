@@ -94,6 +94,18 @@ struct rtable *ipvs_rs_dst_cache_get(struct ipvs_rs_dst_cache *c,
 				     bool known_nh, bool *local,
 				     unsigned int *mtu, __be32 *saddr);
 void ipvs_rs_dst_cache_reset(struct ipvs_rs_dst_cache *c);
+
+/* One slot of a table of routes by destination address (ipvs_rs_shim.c):
+ * NULL or an entry published with RCU. */
+struct ipvs_rs_rt_entry;
+struct ipvs_rs_rt_slot {
+	struct ipvs_rs_rt_entry __rcu *e;
+};
+struct rtable *ipvs_rs_rt_slot_get(struct ipvs_rs_rt_slot *s,
+				   struct net *net, __be32 daddr, bool *held,
+				   bool *local, unsigned int *mtu,
+				   __be32 *saddr);
+void ipvs_rs_rt_slot_reset(struct ipvs_rs_rt_slot *s);
 void ipvs_rs_skb_set_route_noref(struct sk_buff *skb, struct rtable *rt);
 void ipvs_rs_skb_set_route(struct sk_buff *skb, struct rtable *rt);
 void ipvs_rs_send4(struct net *net, struct sk_buff *skb);

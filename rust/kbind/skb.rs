@@ -241,6 +241,16 @@ impl Route {
         })
     }
 
+    /// A route whose reference the caller hands over.
+    ///
+    /// # Safety
+    ///
+    /// `rt` is a valid route holding a reference that nothing else will
+    /// release.
+    pub(crate) unsafe fn from_raw(rt: *mut bindings::rtable) -> Route {
+        Route(rt)
+    }
+
     fn into_raw(self) -> *mut bindings::rtable {
         let p = self.0;
         core::mem::forget(self);
@@ -275,6 +285,28 @@ pub struct CachedRoute {
     pub mtu: u32,
     /// The source address the route selects (network order octets).
     pub saddr: [u8; 4],
+}
+
+impl CachedRoute {
+    /// A route used without a reference.
+    ///
+    /// # Safety
+    ///
+    /// `rt` is a valid route that stays alive for the caller's RCU
+    /// read-side section, in which the result is used.
+    pub(crate) unsafe fn from_raw(
+        rt: *mut bindings::rtable,
+        local: bool,
+        mtu: u32,
+        saddr: [u8; 4],
+    ) -> CachedRoute {
+        CachedRoute {
+            rt,
+            local,
+            mtu,
+            saddr,
+        }
+    }
 }
 
 impl Default for DstCache {

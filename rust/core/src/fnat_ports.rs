@@ -12,8 +12,14 @@
 //! connection out of the way of the next one (the reason upstream-style
 //! FULLNAT directors use a FIFO of free ports rather than a free bitmap).
 //!
-//! Ports are handed out in ascending order at first (`lo`, `lo + 1`, ...)
-//! and in the order they were given back afterwards.
+//! Ports are handed out in ascending order at first, starting from an
+//! offset the caller chooses ([`PortPool::new_at`]: the kernel passes a
+//! random number, so a pool made after a module reload or a service
+//! re-create does not start again with the ports the previous pool used
+//! last, whose connections may still sit in a real server's TIME_WAIT):
+//! `lo + off`, `lo + off + 1`, ..., `hi`, `lo`, ..., `lo + off - 1`; and in
+//! the order they were given back afterwards. Given the offset, the order
+//! is deterministic.
 //!
 //! Misuse does not corrupt the ring: next to the ring the storage holds a
 //! bitmap of the ports in use, so a port that is not currently allocated
@@ -93,9 +99,16 @@ pub struct PortPool<S> {
 
 impl<S: AsMut<[u16]> + AsRef<[u16]>> PortPool<S> {
     /// A pool of the ports `lo..=hi`, all free, in `storage` (whose first
-    /// [`storage_len`]`(lo, hi)` words it overwrites; any content is fine).
-    /// O(number of ports).
-    pub fn new(mut storage: S, lo: u16, hi: u16) -> Result<Self, PoolError> {
+    /// [`storage_len`]`(lo, hi)` words it overwrites; any content is fine),
+    /// handing out `lo` first. O(number of ports).
+    pub fn new(storage: S, lo: u16, hi: u16) -> Result<Self, PoolError> {
+        PortPool::new_at(storage, lo, hi, 0)
+    }
+
+    /// [`PortPool::new`], handing out `lo + start % (hi - lo + 1)` first and
+    /// the rest in ascending order, wrapping from `hi` to `lo` (`start`: a
+    /// random number, see the module documentation).
+    pub fn new_at(mut storage: S, lo: u16, hi: u16, start: u32) -> Result<Self, PoolError> {
         let need = storage_len(lo, hi);
         if need == 0 {
             return Err(PoolError::BadRange);
@@ -106,7 +119,14 @@ impl<S: AsMut<[u16]> + AsRef<[u16]>> PortPool<S> {
             .get_mut(..need)
             .ok_or(PoolError::StorageTooSmall)?;
         let (ring, bitmap) = words.split_at_mut(cap);
-        for (slot, port) in ring.iter_mut().zip(lo..=hi) {
+        // cap <= 65535, so the offset fits in u16 and lo + off <= hi.
+        let off = u16::try_from(start as usize % cap).unwrap_or(0);
+        let first = lo + off;
+        let (tail, head) = ring.split_at_mut(cap - usize::from(off));
+        for (slot, port) in tail.iter_mut().zip(first..=hi) {
+            *slot = port;
+        }
+        for (slot, port) in head.iter_mut().zip(lo..first) {
             *slot = port;
         }
         bitmap.fill(0);
@@ -333,6 +353,37 @@ mod tests {
         assert_eq!(s, [65535, 1]);
     }
 
+    #[test]
+    fn start_offset() {
+        let mut pool = PortPool::new_at([0u16; 6], 100, 104, 3).unwrap();
+        let got: Vec<_> = std::iter::from_fn(|| pool.alloc()).collect();
+        assert_eq!(got, [103, 104, 100, 101, 102]);
+        // The offset is taken modulo the number of ports.
+        let mut pool = PortPool::new_at([0u16; 6], 100, 104, 5 * 1000 + 4).unwrap();
+        assert_eq!(pool.alloc(), Some(104));
+        assert_eq!(pool.alloc(), Some(100));
+        let mut pool = PortPool::new_at([0u16; 6], 100, 104, u32::MAX).unwrap();
+        // u32::MAX % 5 == 0.
+        assert_eq!(pool.alloc(), Some(100));
+        let mut pool = PortPool::new_at([0u16; 2], 65535, 65535, 12345).unwrap();
+        assert_eq!(pool.alloc(), Some(65535));
+        assert_eq!(pool.alloc(), None);
+        // The default range from a high offset: every port once.
+        let mut pool = PortPool::new_at(
+            vec![0u16; DEFAULT_STORAGE_LEN],
+            DEFAULT_LO,
+            DEFAULT_HI,
+            64000,
+        )
+        .unwrap();
+        assert_eq!(pool.alloc(), Some(1024 + 64000));
+        let mut seen = HashSet::from([1024 + 64000]);
+        while let Some(p) = pool.alloc() {
+            assert!(seen.insert(p));
+        }
+        assert_eq!(seen.len(), 64512);
+    }
+
     /// An operation of the model test.
     #[derive(Clone, Debug)]
     enum Op {
@@ -359,10 +410,12 @@ mod tests {
         /// ones): same ports in the same order, no duplicates, refusals
         /// exactly for ports not allocated.
         #[test]
-        fn model(lo in 995u16..1010, span in 0u16..20, ops in proptest::collection::vec(op(), 0..300)) {
+        fn model(lo in 995u16..1010, span in 0u16..20, start in any::<u32>(), ops in proptest::collection::vec(op(), 0..300)) {
             let hi = lo + span;
-            let mut pool = PortPool::new(vec![0u16; storage_len(lo, hi) + 3], lo, hi).unwrap();
+            let mut pool = PortPool::new_at(vec![0u16; storage_len(lo, hi) + 3], lo, hi, start).unwrap();
             let mut free: VecDeque<u16> = (lo..=hi).collect();
+            // The first port handed out is lo + start mod the pool's size.
+            free.rotate_left(start as usize % free.len());
             let mut used: HashSet<u16> = HashSet::new();
             let mut owned: Vec<u16> = Vec::new();
             let mut bad = 0;
