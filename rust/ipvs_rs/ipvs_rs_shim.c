@@ -132,7 +132,10 @@ void ipvs_rs_proc_remove(struct net *net)
 
 /*
  * --- netfilter hooks: the same places and priorities as upstream IPVS
- * (net/netfilter/ipvs/ip_vs_core.c, ip_vs_ops4[]) ---
+ * (net/netfilter/ipvs/ip_vs_core.c, ip_vs_ops4[]), less upstream's
+ * LOCAL_OUT ip_vs_local_reply4, which has nothing to do here (real servers
+ * on the director are forwarding method Local: nothing to translate).
+ * Registered in a namespace with its first virtual service (netns.rs).
  */
 const struct nf_hook_ops ipvs_rs_nf_ops[] = {
 	/* Replies from a real server to a local client (NAT) or to a local
@@ -142,9 +145,6 @@ const struct nf_hook_ops ipvs_rs_nf_ops[] = {
 	/* Requests to a virtual service. */
 	{ .hook = ipvs_rs_remote_request4, .pf = NFPROTO_IPV4,
 	  .hooknum = NF_INET_LOCAL_IN, .priority = NF_IP_PRI_NAT_SRC - 1 },
-	/* Replies to local clients. */
-	{ .hook = ipvs_rs_local_reply4, .pf = NFPROTO_IPV4,
-	  .hooknum = NF_INET_LOCAL_OUT, .priority = NF_IP_PRI_NAT_DST + 1 },
 	/* Requests from local clients. */
 	{ .hook = ipvs_rs_local_request4, .pf = NFPROTO_IPV4,
 	  .hooknum = NF_INET_LOCAL_OUT, .priority = NF_IP_PRI_NAT_DST + 2 },

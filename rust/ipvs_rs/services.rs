@@ -461,6 +461,9 @@ pub(crate) struct Services {
     /// `dest_trash`): adding the same server back to the same service
     /// revives it, with its connections and counters.
     trash: KVec<(ServiceKey, Arc<DestRt>)>,
+    /// The namespace's netfilter hooks are registered (with its first
+    /// service, until the namespace goes: `netns::ensure_hooks`).
+    pub(crate) hooks: bool,
 }
 
 impl Services {
@@ -468,6 +471,7 @@ impl Services {
         Services {
             list: KVec::new(),
             trash: KVec::new(),
+            hooks: false,
         }
     }
 
