@@ -36,7 +36,7 @@ use ipvs_core::conn::proto::{transition, ConnState, Event};
 use ipvs_core::conn::tcp::TcpTable;
 use ipvs_core::conn::{flags, Direction};
 use ipvs_core::service::{FwdMethod, Protocol};
-use kernel::alloc::{flags::GFP_ATOMIC, KBox, KVVec};
+use kernel::alloc::KVVec;
 use kernel::ffi::c_ulong;
 use kernel::new_spinlock;
 use kernel::prelude::*;
@@ -147,9 +147,52 @@ pub(crate) struct Conn {
 }
 
 // Memory per connection is a benchmark target (at most upstream's
-// `struct ip_vs_conn`, 320 bytes in its cache on x86_64): one kmalloc-256
-// object each.
+// `struct ip_vs_conn`, 320 bytes in its cache on x86_64): one object of
+// the connection cache each, its exact size.
 const _: () = assert!(core::mem::size_of::<Conn>() <= 256);
+
+/// The slab cache connections are allocated from (upstream's
+/// `ip_vs_conn_cachep`: a dedicated cache, no size-class rounding and no
+/// `krealloc` path). Exists while the module is loaded; every namespace
+/// (so every connection) is gone before it is dropped.
+pub(crate) struct ConnCache;
+
+impl ConnCache {
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: plain values; the shim keeps the one cache until drop.
+        kernel::error::to_result(unsafe {
+            bindings::ipvs_rs_conn_cache_create(
+                core::mem::size_of::<Conn>() as u32,
+                core::mem::align_of::<Conn>() as u32,
+            )
+        })?;
+        Ok(ConnCache)
+    }
+}
+
+impl Drop for ConnCache {
+    fn drop(&mut self) {
+        // SAFETY: created in new(); the pernet subsystem is unregistered
+        // first and every namespace's exit waited for its connections'
+        // RCU frees (rcu_barrier), so the cache is empty.
+        unsafe { bindings::ipvs_rs_conn_cache_destroy() };
+    }
+}
+
+/// Frees a connection of the cache.
+///
+/// # Safety
+///
+/// `conn` was initialised in `ConnTable::alloc` and nothing can reach it
+/// any more; it is not used afterwards.
+unsafe fn free_conn(conn: *mut Conn) {
+    // SAFETY: as the caller promises: drop its fields, then give the
+    // memory back to the cache it came from.
+    unsafe {
+        core::ptr::drop_in_place(conn);
+        bindings::ipvs_rs_conn_free(conn.cast());
+    }
+}
 
 // SAFETY: the raw table pointer is only dereferenced while the table is
 // alive (its namespace deletes every timer before freeing it); all other
@@ -658,14 +701,17 @@ impl ConnTable {
         }
         // Allocate first, then build the connection in place (no copy of
         // a stack-built one).
-        let Ok(slot) = KBox::<Conn>::new_uninit(GFP_ATOMIC) else {
+        // SAFETY: the cache exists while the module is loaded (ConnCache).
+        let raw = unsafe { bindings::ipvs_rs_conn_alloc() }.cast::<Conn>();
+        if raw.is_null() {
             self.count.fetch_sub(1, Ordering::Relaxed);
             self.refused.fetch_add(1, Ordering::Relaxed);
             return None;
-        };
-        let conn = KBox::write(
-            slot,
-            Conn {
+        }
+        // SAFETY: a fresh object of the cache: size and alignment of Conn
+        // (ConnCache::new), exclusively ours, written once before use.
+        unsafe {
+            raw.write(Conn {
                 tuple,
                 proto,
                 fwd,
@@ -685,9 +731,8 @@ impl ConnTable {
                 ext: AtomicPtr::new(core::ptr::null_mut()),
                 timer: Opaque::uninit(),
                 rcu: Opaque::uninit(),
-            },
-        );
-        let raw = KBox::into_raw(conn);
+            })
+        };
         // SAFETY: raw is a fresh, exclusively owned allocation that is not
         // moved again; the timer is set up before anything can arm it.
         let conn = unsafe { &*raw };
@@ -841,7 +886,7 @@ impl ConnTable {
                     c.packed.fetch_or(DEAD, Ordering::AcqRel);
                     bindings::timer_delete_sync(c.timer.get());
                     c.unbind();
-                    drop(KBox::from_raw(p));
+                    free_conn(p);
                 }
             }
         }
@@ -929,6 +974,6 @@ unsafe extern "C" fn conn_free_rcu(head: *mut bindings::callback_head) {
     let off = core::mem::offset_of!(Conn, rcu);
     // SAFETY: the rcu_head is embedded in a Conn passed to call_rcu once.
     let raw = unsafe { head.cast::<u8>().sub(off).cast::<Conn>() };
-    // SAFETY: from KBox::into_raw in create(); nothing references it now.
-    drop(unsafe { KBox::from_raw(raw) });
+    // SAFETY: made in create(); nothing references it now.
+    unsafe { free_conn(raw) };
 }

@@ -61,6 +61,7 @@ struct IpvsRs {
     _genl_ext: genl_ext::Registration,
     _genl: genl::Registration,
     _pernet: netns::Registration,
+    _conn_cache: conn::ConnCache,
     _guard: guard::Registration,
 }
 
@@ -75,6 +76,7 @@ impl kernel::Module for IpvsRs {
         let guard = guard::Registration::new()?;
         let genl = genl::Registration::new()?;
         let genl_ext = genl_ext::Registration::new()?;
+        let conn_cache = conn::ConnCache::new()?;
         let pernet = netns::Registration::new()?;
         pr_info!(
             "IPVS ABI {} loaded, connection table size {}\n",
@@ -85,6 +87,7 @@ impl kernel::Module for IpvsRs {
             _genl_ext: genl_ext,
             _genl: genl,
             _pernet: pernet,
+            _conn_cache: conn_cache,
             _guard: guard,
         })
     }

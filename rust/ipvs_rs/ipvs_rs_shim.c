@@ -632,6 +632,37 @@ void ipvs_rs_timer_setup(struct timer_list *timer,
 	timer_setup(timer, fn, 0);
 }
 
+/*
+ * --- the connection cache (upstream's ip_vs_conn_cachep): objects of
+ * exactly the size Rust asks for, no cache-line rounding, so that memory
+ * per connection stays below upstream's. Created before any namespace,
+ * destroyed after the last one (whose exit waited for the RCU frees).
+ */
+static struct kmem_cache *ipvs_rs_conn_cachep;
+
+int ipvs_rs_conn_cache_create(unsigned int size, unsigned int align)
+{
+	ipvs_rs_conn_cachep = kmem_cache_create("ipvs_rs_conn", size, align, 0,
+						NULL);
+	return ipvs_rs_conn_cachep ? 0 : -ENOMEM;
+}
+
+void ipvs_rs_conn_cache_destroy(void)
+{
+	kmem_cache_destroy(ipvs_rs_conn_cachep);
+	ipvs_rs_conn_cachep = NULL;
+}
+
+void *ipvs_rs_conn_alloc(void)
+{
+	return kmem_cache_alloc(ipvs_rs_conn_cachep, GFP_ATOMIC);
+}
+
+void ipvs_rs_conn_free(void *conn)
+{
+	kmem_cache_free(ipvs_rs_conn_cachep, conn);
+}
+
 u32 ipvs_rs_random_u32(void)
 {
 	return get_random_u32();
