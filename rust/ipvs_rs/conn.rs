@@ -38,9 +38,8 @@ use ipvs_core::conn::{flags, Direction};
 use ipvs_core::service::{FwdMethod, Protocol};
 use kernel::alloc::KVVec;
 use kernel::ffi::c_ulong;
-use kernel::new_spinlock;
 use kernel::prelude::*;
-use kernel::sync::{Arc, SpinLock};
+use kernel::sync::Arc;
 use kernel::types::Opaque;
 
 /// Counts of connections per bucket of an address hash: an empty bucket
@@ -282,6 +281,12 @@ impl Conn {
                 return true;
             };
             let new = pack(t.state.raw(), t.flags);
+            // Most packets change nothing (UDP, established TCP): no
+            // atomic write, no counter update, only the deadline.
+            if new == cur && t.active.active_delta() == 0 {
+                self.rearm(t.state.timeout(timeouts));
+                return true;
+            }
             match self
                 .packed
                 .compare_exchange(cur, new, Ordering::AcqRel, Ordering::Acquire)
@@ -462,6 +467,20 @@ impl Conn {
     }
 }
 
+/// A held bucket lock of the table (see `ConnTable::lock`); not `Send`:
+/// released on the CPU that took it.
+struct BucketGuard<'a>(
+    &'a Opaque<bindings::spinlock_t>,
+    core::marker::PhantomData<*mut ()>,
+);
+
+impl Drop for BucketGuard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: taken by ConnTable::lock on this CPU, held until now.
+        unsafe { bindings::ipvs_rs_conn_unlock_bh(self.0.get()) };
+    }
+}
+
 /// The connection table.
 #[pin_data]
 pub(crate) struct ConnTable {
@@ -489,7 +508,7 @@ pub(crate) struct ConnTable {
     /// (`may_fnat_reply_to`).
     fnat_laddrs: AddrBuckets,
     #[pin]
-    locks: [SpinLock<()>; LOCKS],
+    locks: [Opaque<bindings::spinlock_t>; LOCKS],
     count: AtomicU32,
     max: u32,
     /// New connections refused because the table was full.
@@ -514,7 +533,11 @@ impl ConnTable {
             local_clients: AtomicU32::new(0),
             reply_sources: AddrBuckets::new(),
             fnat_laddrs: AddrBuckets::new(),
-            locks <- kernel::init::pin_init_array_from_fn(|_| new_spinlock!((), "ipvs_rs::conn_tab")),
+            // SAFETY: the shim initialises the lock in place, where it
+            // stays (the table is pinned).
+            locks <- kernel::init::pin_init_array_from_fn(|_| Opaque::ffi_init(|p| unsafe {
+                bindings::ipvs_rs_conn_lock_init(p)
+            })),
             count: AtomicU32::new(0),
             max,
             refused: AtomicU64::new(0),
@@ -525,11 +548,18 @@ impl ConnTable {
         self.heads.get(bucket(hash, self.bits))
     }
 
-    fn lock(&self, hash: u32) -> &SpinLock<()> {
+    /// Takes the writer lock of `hash`'s bucket, bottom halves off (the
+    /// packet path runs in softirq, and in process context at LOCAL_OUT):
+    /// one call each way, upstream's `ct_write_lock_bh`.
+    fn lock(&self, hash: u32) -> BucketGuard<'_> {
         let i = bucket(hash, self.bits) % LOCKS;
         // In range: `i < LOCKS`, the array's length.
         #[allow(clippy::indexing_slicing)]
-        &self.locks[i]
+        let l = &self.locks[i];
+        // SAFETY: initialised in new(); released by the guard's drop on
+        // this CPU.
+        unsafe { bindings::ipvs_rs_conn_lock_bh(l.get()) };
+        BucketGuard(l, core::marker::PhantomData)
     }
 
     /// Walks the chain of `hash` under RCU.
@@ -746,12 +776,9 @@ impl ConnTable {
         if flags & flags::TEMPLATE != 0 {
             conn.arm(tpl_timeout);
         }
-        // Bottom halves off: LOCAL_OUT runs in process context, timers
-        // and the receive path in softirq.
-        let _bh = BhGuard::new();
         let hash = tuple.hash(self.rnd);
         {
-            let _g = self.lock(hash).lock();
+            let _g = self.lock(hash);
             if let Some(head) = self.head(hash) {
                 conn.next
                     .store(head.load(Ordering::Relaxed), Ordering::Relaxed);
@@ -763,7 +790,7 @@ impl ConnTable {
         }
         if let Some(f) = &conn.fnat {
             let h = self.out_hash(tuple.protocol, &f.laddr.addr, f.lport);
-            let _g = self.lock(h).lock();
+            let _g = self.lock(h);
             if let Some(head) = self.out_heads.get(bucket(h, self.bits)) {
                 conn.next_out
                     .store(head.load(Ordering::Relaxed), Ordering::Relaxed);
@@ -780,7 +807,7 @@ impl ConnTable {
         // SAFETY: conn is alive: either the caller owns a reference from a
         // timer callback that has not released it, or holds the lock.
         let hash = unsafe { (*conn).tuple.hash(self.rnd) };
-        let _g = self.lock(hash).lock();
+        let _g = self.lock(hash);
         let Some(mut link) = self.head(hash) else {
             return false;
         };
@@ -815,7 +842,7 @@ impl ConnTable {
             return;
         };
         let h = self.out_hash(conn.tuple.protocol, &f.laddr.addr, f.lport);
-        let _g = self.lock(h).lock();
+        let _g = self.lock(h);
         let Some(mut link) = self.out_heads.get(bucket(h, self.bits)) else {
             return;
         };

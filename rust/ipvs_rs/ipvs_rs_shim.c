@@ -663,6 +663,22 @@ void ipvs_rs_conn_free(void *conn)
 	kmem_cache_free(ipvs_rs_conn_cachep, conn);
 }
 
+/* The connection table's writer locks (upstream's ct_write_lock_bh). */
+void ipvs_rs_conn_lock_init(spinlock_t *lock)
+{
+	spin_lock_init(lock);
+}
+
+void ipvs_rs_conn_lock_bh(spinlock_t *lock)
+{
+	spin_lock_bh(lock);
+}
+
+void ipvs_rs_conn_unlock_bh(spinlock_t *lock)
+{
+	spin_unlock_bh(lock);
+}
+
 u32 ipvs_rs_random_u32(void)
 {
 	return get_random_u32();

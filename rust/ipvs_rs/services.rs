@@ -98,9 +98,9 @@ impl Drop for DestRt {
 }
 
 fn add(counter: &AtomicU32, delta: i32) {
-    if delta >= 0 {
+    if delta > 0 {
         counter.fetch_add(delta.unsigned_abs(), Ordering::Relaxed);
-    } else {
+    } else if delta < 0 {
         counter.fetch_sub(delta.unsigned_abs(), Ordering::Relaxed);
     }
 }
