@@ -65,13 +65,17 @@ check_not "toa_rs not in /proc/modules" module_loaded toa_rs
 check_not "IPVS netlink family gone" genl_family_exists IPVS
 check "no ipvs_rs netfilter hooks left" bash -c '! nft list hooks ip | grep -q ipvs_rs'
 
-# Loaded: the family and the six hooks are there, at upstream's priorities.
+# Loaded: the family is there; the hooks come with the first service, at
+# upstream's priorities.
 load_ipvs_rs
 check "IPVS netlink family registered" genl_family_exists IPVS
+check_eq "no ipvs_rs hooks before the first service" 0 "$(nf_hooks | grep -c 'ipvs_rs_')"
+check "a service" ipvsadm -A -t 10.0.9.1:80 -s rr
 hooks=$(nf_hooks)
-check_eq "six ipvs_rs hooks registered" 6 "$(grep -c 'ipvs_rs_' <<<"$hooks")"
-# NF_IP_PRI_NAT_SRC - 2/- 1, NF_IP_PRI_NAT_DST + 1/+ 2, 99 and 100.
-check_eq "hook priorities as upstream ip_vs_ops4[]" "input:98,99 forward:99,100 output:-99,-98" "$(ipvs_rs_hook_prios)"
+check_eq "five ipvs_rs hooks registered with it" 5 "$(grep -c 'ipvs_rs_' <<<"$hooks")"
+# NF_IP_PRI_NAT_SRC - 2/- 1, NF_IP_PRI_NAT_DST + 2, 99 and 100 (upstream's
+# LOCAL_OUT reply hook at NF_IP_PRI_NAT_DST + 1 has nothing to do here).
+check_eq "hook priorities as upstream ip_vs_ops4[]" "input:98,99 forward:99,100 output:-98" "$(ipvs_rs_hook_prios)"
 rmmod ipvs_rs
 
 # conn_tab_bits: honoured within 8..20, else the default with a warning.

@@ -36,11 +36,10 @@ use ipvs_core::conn::proto::{transition, ConnState, Event};
 use ipvs_core::conn::tcp::TcpTable;
 use ipvs_core::conn::{flags, Direction};
 use ipvs_core::service::{FwdMethod, Protocol};
-use kernel::alloc::{flags::GFP_ATOMIC, KBox, KVVec};
+use kernel::alloc::KVVec;
 use kernel::ffi::c_ulong;
-use kernel::new_spinlock;
 use kernel::prelude::*;
-use kernel::sync::{Arc, SpinLock};
+use kernel::sync::Arc;
 use kernel::types::Opaque;
 
 /// Counts of connections per bucket of an address hash: an empty bucket
@@ -147,9 +146,54 @@ pub(crate) struct Conn {
 }
 
 // Memory per connection is a benchmark target (at most upstream's
-// `struct ip_vs_conn`, 320 bytes in its cache on x86_64): one kmalloc-256
-// object each.
+// `struct ip_vs_conn`, 320 bytes in its cache on x86_64): one object of
+// the connection cache each, its exact size. (Lockdep kernels grow the
+// embedded timer by a lock map, as they grow upstream's.)
+#[cfg(not(CONFIG_LOCKDEP))]
 const _: () = assert!(core::mem::size_of::<Conn>() <= 256);
+
+/// The slab cache connections are allocated from (upstream's
+/// `ip_vs_conn_cachep`: a dedicated cache, no size-class rounding and no
+/// `krealloc` path). Exists while the module is loaded; every namespace
+/// (so every connection) is gone before it is dropped.
+pub(crate) struct ConnCache;
+
+impl ConnCache {
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: plain values; the shim keeps the one cache until drop.
+        kernel::error::to_result(unsafe {
+            bindings::ipvs_rs_conn_cache_create(
+                core::mem::size_of::<Conn>() as u32,
+                core::mem::align_of::<Conn>() as u32,
+            )
+        })?;
+        Ok(ConnCache)
+    }
+}
+
+impl Drop for ConnCache {
+    fn drop(&mut self) {
+        // SAFETY: created in new(); the pernet subsystem is unregistered
+        // first and every namespace's exit waited for its connections'
+        // RCU frees (rcu_barrier), so the cache is empty.
+        unsafe { bindings::ipvs_rs_conn_cache_destroy() };
+    }
+}
+
+/// Frees a connection of the cache.
+///
+/// # Safety
+///
+/// `conn` was initialised in `ConnTable::alloc` and nothing can reach it
+/// any more; it is not used afterwards.
+unsafe fn free_conn(conn: *mut Conn) {
+    // SAFETY: as the caller promises: drop its fields, then give the
+    // memory back to the cache it came from.
+    unsafe {
+        core::ptr::drop_in_place(conn);
+        bindings::ipvs_rs_conn_free(conn.cast());
+    }
+}
 
 // SAFETY: the raw table pointer is only dereferenced while the table is
 // alive (its namespace deletes every timer before freeing it); all other
@@ -243,6 +287,12 @@ impl Conn {
                 return true;
             };
             let new = pack(t.state.raw(), t.flags);
+            // Most packets change nothing (UDP, established TCP): no
+            // atomic write, no counter update, only the deadline.
+            if new == cur && t.active.active_delta() == 0 {
+                self.rearm(t.state.timeout(timeouts));
+                return true;
+            }
             match self
                 .packed
                 .compare_exchange(cur, new, Ordering::AcqRel, Ordering::Acquire)
@@ -423,6 +473,20 @@ impl Conn {
     }
 }
 
+/// A held bucket lock of the table (see `ConnTable::lock`); not `Send`:
+/// released on the CPU that took it.
+struct BucketGuard<'a>(
+    &'a Opaque<bindings::spinlock_t>,
+    core::marker::PhantomData<*mut ()>,
+);
+
+impl Drop for BucketGuard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: taken by ConnTable::lock on this CPU, held until now.
+        unsafe { bindings::ipvs_rs_conn_unlock_bh(self.0.get()) };
+    }
+}
+
 /// The connection table.
 #[pin_data]
 pub(crate) struct ConnTable {
@@ -450,7 +514,7 @@ pub(crate) struct ConnTable {
     /// (`may_fnat_reply_to`).
     fnat_laddrs: AddrBuckets,
     #[pin]
-    locks: [SpinLock<()>; LOCKS],
+    locks: [Opaque<bindings::spinlock_t>; LOCKS],
     count: AtomicU32,
     max: u32,
     /// New connections refused because the table was full.
@@ -475,7 +539,11 @@ impl ConnTable {
             local_clients: AtomicU32::new(0),
             reply_sources: AddrBuckets::new(),
             fnat_laddrs: AddrBuckets::new(),
-            locks <- kernel::init::pin_init_array_from_fn(|_| new_spinlock!((), "ipvs_rs::conn_tab")),
+            // SAFETY: the shim initialises the lock in place, where it
+            // stays (the table is pinned).
+            locks <- kernel::init::pin_init_array_from_fn(|_| Opaque::ffi_init(|p| unsafe {
+                bindings::ipvs_rs_conn_lock_init(p)
+            })),
             count: AtomicU32::new(0),
             max,
             refused: AtomicU64::new(0),
@@ -486,11 +554,18 @@ impl ConnTable {
         self.heads.get(bucket(hash, self.bits))
     }
 
-    fn lock(&self, hash: u32) -> &SpinLock<()> {
+    /// Takes the writer lock of `hash`'s bucket, bottom halves off (the
+    /// packet path runs in softirq, and in process context at LOCAL_OUT):
+    /// one call each way, upstream's `ct_write_lock_bh`.
+    fn lock(&self, hash: u32) -> BucketGuard<'_> {
         let i = bucket(hash, self.bits) % LOCKS;
         // In range: `i < LOCKS`, the array's length.
         #[allow(clippy::indexing_slicing)]
-        &self.locks[i]
+        let l = &self.locks[i];
+        // SAFETY: initialised in new(); released by the guard's drop on
+        // this CPU.
+        unsafe { bindings::ipvs_rs_conn_lock_bh(l.get()) };
+        BucketGuard(l, core::marker::PhantomData)
     }
 
     /// Walks the chain of `hash` under RCU.
@@ -662,14 +737,17 @@ impl ConnTable {
         }
         // Allocate first, then build the connection in place (no copy of
         // a stack-built one).
-        let Ok(slot) = KBox::<Conn>::new_uninit(GFP_ATOMIC) else {
+        // SAFETY: the cache exists while the module is loaded (ConnCache).
+        let raw = unsafe { bindings::ipvs_rs_conn_alloc() }.cast::<Conn>();
+        if raw.is_null() {
             self.count.fetch_sub(1, Ordering::Relaxed);
             self.refused.fetch_add(1, Ordering::Relaxed);
             return None;
-        };
-        let conn = KBox::write(
-            slot,
-            Conn {
+        }
+        // SAFETY: a fresh object of the cache: size and alignment of Conn
+        // (ConnCache::new), exclusively ours, written once before use.
+        unsafe {
+            raw.write(Conn {
                 tuple,
                 proto,
                 fwd,
@@ -689,9 +767,8 @@ impl ConnTable {
                 ext: AtomicPtr::new(core::ptr::null_mut()),
                 timer: Opaque::uninit(),
                 rcu: Opaque::uninit(),
-            },
-        );
-        let raw = KBox::into_raw(conn);
+            })
+        };
         // SAFETY: raw is a fresh, exclusively owned allocation that is not
         // moved again; the timer is set up before anything can arm it.
         let conn = unsafe { &*raw };
@@ -705,12 +782,9 @@ impl ConnTable {
         if flags & flags::TEMPLATE != 0 {
             conn.arm(tpl_timeout);
         }
-        // Bottom halves off: LOCAL_OUT runs in process context, timers
-        // and the receive path in softirq.
-        let _bh = BhGuard::new();
         let hash = tuple.hash(self.rnd);
         {
-            let _g = self.lock(hash).lock();
+            let _g = self.lock(hash);
             if let Some(head) = self.head(hash) {
                 conn.next
                     .store(head.load(Ordering::Relaxed), Ordering::Relaxed);
@@ -722,7 +796,7 @@ impl ConnTable {
         }
         if let Some(f) = &conn.fnat {
             let h = self.out_hash(tuple.protocol, &f.laddr.addr, f.lport);
-            let _g = self.lock(h).lock();
+            let _g = self.lock(h);
             if let Some(head) = self.out_heads.get(bucket(h, self.bits)) {
                 conn.next_out
                     .store(head.load(Ordering::Relaxed), Ordering::Relaxed);
@@ -739,7 +813,7 @@ impl ConnTable {
         // SAFETY: conn is alive: either the caller owns a reference from a
         // timer callback that has not released it, or holds the lock.
         let hash = unsafe { (*conn).tuple.hash(self.rnd) };
-        let _g = self.lock(hash).lock();
+        let _g = self.lock(hash);
         let Some(mut link) = self.head(hash) else {
             return false;
         };
@@ -774,7 +848,7 @@ impl ConnTable {
             return;
         };
         let h = self.out_hash(conn.tuple.protocol, &f.laddr.addr, f.lport);
-        let _g = self.lock(h).lock();
+        let _g = self.lock(h);
         let Some(mut link) = self.out_heads.get(bucket(h, self.bits)) else {
             return;
         };
@@ -845,7 +919,7 @@ impl ConnTable {
                     c.packed.fetch_or(DEAD, Ordering::AcqRel);
                     bindings::timer_delete_sync(c.timer.get());
                     c.unbind();
-                    drop(KBox::from_raw(p));
+                    free_conn(p);
                 }
             }
         }
@@ -933,6 +1007,6 @@ unsafe extern "C" fn conn_free_rcu(head: *mut bindings::callback_head) {
     let off = core::mem::offset_of!(Conn, rcu);
     // SAFETY: the rcu_head is embedded in a Conn passed to call_rcu once.
     let raw = unsafe { head.cast::<u8>().sub(off).cast::<Conn>() };
-    // SAFETY: from KBox::into_raw in create(); nothing references it now.
-    drop(unsafe { KBox::from_raw(raw) });
+    // SAFETY: made in create(); nothing references it now.
+    unsafe { free_conn(raw) };
 }

@@ -125,6 +125,11 @@ fn doit(req: &mut Request<'_>) -> CmdResult {
         }
         command => {
             let mut services = st.services.lock();
+            // The packet path starts with the namespace's first service.
+            if command == cmd::NEW_SERVICE {
+                crate::netns::ensure_hooks(req.net(), &mut services)
+                    .map_err(|e| CmdError(e, c"ipvs_rs: cannot register the netfilter hooks"))?;
+            }
             let mut table = ControlTable {
                 services: &mut services,
                 st,

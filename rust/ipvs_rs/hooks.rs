@@ -38,11 +38,6 @@ macro_rules! hook {
     };
 }
 
-/// Packets the director does not act on in this direction.
-fn pass(_skb: SkBuff, _net: NetRef<'_>) -> Verdict {
-    Verdict::Accept
-}
-
 hook!(
     /// FORWARD: replies from real servers (NAT).
     ipvs_rs_reply4 => dataplane::forward_reply
@@ -54,11 +49,6 @@ hook!(
 hook!(
     /// LOCAL_IN: requests from remote clients to a virtual service.
     ipvs_rs_remote_request4 => dataplane::remote_request
-);
-hook!(
-    /// LOCAL_OUT: replies from real servers on the director itself
-    /// (local node; nothing to translate).
-    ipvs_rs_local_reply4 => pass
 );
 hook!(
     /// LOCAL_OUT: requests from clients on the director itself.

@@ -62,6 +62,7 @@ struct IpvsRs {
     _genl_ext: genl_ext::Registration,
     _genl: genl::Registration,
     _pernet: netns::Registration,
+    _conn_cache: conn::ConnCache,
     _guard: guard::Registration,
 }
 
@@ -76,6 +77,7 @@ impl kernel::Module for IpvsRs {
         let guard = guard::Registration::new()?;
         let genl = genl::Registration::new()?;
         let genl_ext = genl_ext::Registration::new()?;
+        let conn_cache = conn::ConnCache::new()?;
         let pernet = netns::Registration::new()?;
         pr_info!(
             "IPVS ABI {} loaded, connection table size {}\n",
@@ -86,6 +88,7 @@ impl kernel::Module for IpvsRs {
             _genl_ext: genl_ext,
             _genl: genl,
             _pernet: pernet,
+            _conn_cache: conn_cache,
             _guard: guard,
         })
     }

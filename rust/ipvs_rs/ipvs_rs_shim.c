@@ -132,7 +132,10 @@ void ipvs_rs_proc_remove(struct net *net)
 
 /*
  * --- netfilter hooks: the same places and priorities as upstream IPVS
- * (net/netfilter/ipvs/ip_vs_core.c, ip_vs_ops4[]) ---
+ * (net/netfilter/ipvs/ip_vs_core.c, ip_vs_ops4[]), less upstream's
+ * LOCAL_OUT ip_vs_local_reply4, which has nothing to do here (real servers
+ * on the director are forwarding method Local: nothing to translate).
+ * Registered in a namespace with its first virtual service (netns.rs).
  */
 const struct nf_hook_ops ipvs_rs_nf_ops[] = {
 	/* Replies from a real server to a local client (NAT) or to a local
@@ -142,9 +145,6 @@ const struct nf_hook_ops ipvs_rs_nf_ops[] = {
 	/* Requests to a virtual service. */
 	{ .hook = ipvs_rs_remote_request4, .pf = NFPROTO_IPV4,
 	  .hooknum = NF_INET_LOCAL_IN, .priority = NF_IP_PRI_NAT_SRC - 1 },
-	/* Replies to local clients. */
-	{ .hook = ipvs_rs_local_reply4, .pf = NFPROTO_IPV4,
-	  .hooknum = NF_INET_LOCAL_OUT, .priority = NF_IP_PRI_NAT_DST + 1 },
 	/* Requests from local clients. */
 	{ .hook = ipvs_rs_local_request4, .pf = NFPROTO_IPV4,
 	  .hooknum = NF_INET_LOCAL_OUT, .priority = NF_IP_PRI_NAT_DST + 2 },
@@ -704,6 +704,53 @@ void ipvs_rs_timer_setup(struct timer_list *timer,
 			 void (*fn)(struct timer_list *))
 {
 	timer_setup(timer, fn, 0);
+}
+
+/*
+ * --- the connection cache (upstream's ip_vs_conn_cachep): objects of
+ * exactly the size Rust asks for, no cache-line rounding, so that memory
+ * per connection stays below upstream's. Created before any namespace,
+ * destroyed after the last one (whose exit waited for the RCU frees).
+ */
+static struct kmem_cache *ipvs_rs_conn_cachep;
+
+int ipvs_rs_conn_cache_create(unsigned int size, unsigned int align)
+{
+	ipvs_rs_conn_cachep = kmem_cache_create("ipvs_rs_conn", size, align, 0,
+						NULL);
+	return ipvs_rs_conn_cachep ? 0 : -ENOMEM;
+}
+
+void ipvs_rs_conn_cache_destroy(void)
+{
+	kmem_cache_destroy(ipvs_rs_conn_cachep);
+	ipvs_rs_conn_cachep = NULL;
+}
+
+void *ipvs_rs_conn_alloc(void)
+{
+	return kmem_cache_alloc(ipvs_rs_conn_cachep, GFP_ATOMIC);
+}
+
+void ipvs_rs_conn_free(void *conn)
+{
+	kmem_cache_free(ipvs_rs_conn_cachep, conn);
+}
+
+/* The connection table's writer locks (upstream's ct_write_lock_bh). */
+void ipvs_rs_conn_lock_init(spinlock_t *lock)
+{
+	spin_lock_init(lock);
+}
+
+void ipvs_rs_conn_lock_bh(spinlock_t *lock)
+{
+	spin_lock_bh(lock);
+}
+
+void ipvs_rs_conn_unlock_bh(spinlock_t *lock)
+{
+	spin_unlock_bh(lock);
 }
 
 u32 ipvs_rs_random_u32(void)

@@ -2,8 +2,12 @@
 //! Per network namespace state, like upstream's `struct netns_ipvs`.
 //!
 //! The shim registers a pernet subsystem with one pointer of storage per
-//! namespace; `ipvs_rs_net_init` puts a boxed [`NetState`] there and
-//! registers the netfilter hooks, `ipvs_rs_net_exit` undoes both.
+//! namespace; `ipvs_rs_net_init` puts a boxed [`NetState`] there,
+//! `ipvs_rs_net_exit` frees it. The netfilter hooks are registered in a
+//! namespace with its first virtual service ([`ensure_hooks`]), as upstream
+//! does since 5.8, so namespaces without services (clients, real servers
+//! on the same host) pay nothing per packet; they stay until the namespace
+//! goes, so connections outliving their service are still translated.
 
 use crate::conn::ConnTable;
 use crate::defence::Defence;
@@ -161,20 +165,30 @@ impl Drop for Registration {
     }
 }
 
-fn register_hooks(net: NetRef<'_>) -> Result {
+/// Registers the namespace's netfilter hooks unless they are (before its
+/// first service is added; process context, under the control mutex that
+/// guards `services`). On error nothing changed.
+pub(crate) fn ensure_hooks(net: NetRef<'_>, services: &mut Services) -> Result {
+    if services.hooks {
+        return Ok(());
+    }
     // SAFETY: the ops array is a static of the shim with
-    // ipvs_rs_nf_ops_count entries; unregistered in ipvs_rs_net_exit.
+    // ipvs_rs_nf_ops_count entries; the state the hooks read is in the
+    // namespace's slot since ipvs_rs_net_init; unregistered in
+    // ipvs_rs_net_exit.
     to_result(unsafe {
         bindings::nf_register_net_hooks(
             net.as_ptr(),
             bindings::ipvs_rs_nf_ops.as_ptr(),
             bindings::ipvs_rs_nf_ops_count,
         )
-    })
+    })?;
+    services.hooks = true;
+    Ok(())
 }
 
 fn unregister_hooks(net: NetRef<'_>) {
-    // SAFETY: registered for this namespace by ipvs_rs_net_init.
+    // SAFETY: registered for this namespace by ensure_hooks().
     unsafe {
         bindings::nf_unregister_net_hooks(
             net.as_ptr(),
@@ -228,13 +242,6 @@ fn net_init(net: NetRef<'_>) -> Result {
         free_state(net);
         return Err(e);
     }
-    if let Err(e) = register_hooks(net) {
-        // SAFETY: created just above.
-        unsafe { bindings::ipvs_rs_proc_remove(net.as_ptr()) };
-        st.sysctl.unregister();
-        free_state(net);
-        return Err(e);
-    }
     periodic::start(st);
     Ok(())
 }
@@ -279,7 +286,12 @@ pub(crate) unsafe extern "C" fn ipvs_rs_net_exit(net: *mut bindings::net) {
     // unregister_hooks waits for, no running ones; proc files gone.
     // SAFETY: created in ipvs_rs_net_init; removal waits for readers.
     unsafe { bindings::ipvs_rs_proc_remove(net.as_ptr()) };
-    unregister_hooks(net);
+    // No control request runs any more (the namespace is dying), so the
+    // flag cannot change after this read.
+    let hooks = NetState::get(net).is_some_and(|st| core::mem::take(&mut st.services.lock().hooks));
+    if hooks {
+        unregister_hooks(net);
+    }
     if let Some(st) = NetState::get(net) {
         periodic::stop(st);
         st.sysctl.unregister();

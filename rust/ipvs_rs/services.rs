@@ -100,9 +100,9 @@ impl Drop for DestRt {
 }
 
 fn add(counter: &AtomicU32, delta: i32) {
-    if delta >= 0 {
+    if delta > 0 {
         counter.fetch_add(delta.unsigned_abs(), Ordering::Relaxed);
-    } else {
+    } else if delta < 0 {
         counter.fetch_sub(delta.unsigned_abs(), Ordering::Relaxed);
     }
 }
@@ -484,6 +484,9 @@ pub(crate) struct Services {
     trash: KVec<(ServiceKey, Arc<DestRt>)>,
     /// The FULLNAT local addresses' port pools, shared by the services.
     pub(crate) laddr_pools: PoolRegistry,
+    /// The namespace's netfilter hooks are registered (with its first
+    /// service, until the namespace goes: `netns::ensure_hooks`).
+    pub(crate) hooks: bool,
 }
 
 impl Services {
@@ -492,6 +495,7 @@ impl Services {
             list: KVec::new(),
             trash: KVec::new(),
             laddr_pools: PoolRegistry::new(),
+            hooks: false,
         }
     }
 

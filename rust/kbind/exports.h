@@ -40,8 +40,6 @@ unsigned int ipvs_rs_local_in_reply4(void *priv, struct sk_buff *skb,
 				     const struct nf_hook_state *state);
 unsigned int ipvs_rs_remote_request4(void *priv, struct sk_buff *skb,
 				     const struct nf_hook_state *state);
-unsigned int ipvs_rs_local_reply4(void *priv, struct sk_buff *skb,
-				  const struct nf_hook_state *state);
 unsigned int ipvs_rs_local_request4(void *priv, struct sk_buff *skb,
 				    const struct nf_hook_state *state);
 unsigned int ipvs_rs_forward_icmp4(void *priv, struct sk_buff *skb,

@@ -185,6 +185,13 @@ void ipvs_rs_local_bh_disable(void);
 void ipvs_rs_local_bh_enable(void);
 void ipvs_rs_timer_setup(struct timer_list *timer,
 			 void (*fn)(struct timer_list *));
+int ipvs_rs_conn_cache_create(unsigned int size, unsigned int align);
+void ipvs_rs_conn_cache_destroy(void);
+void *ipvs_rs_conn_alloc(void);
+void ipvs_rs_conn_free(void *conn);
+void ipvs_rs_conn_lock_init(spinlock_t *lock);
+void ipvs_rs_conn_lock_bh(spinlock_t *lock);
+void ipvs_rs_conn_unlock_bh(spinlock_t *lock);
 u32 ipvs_rs_random_u32(void);
 u64 ipvs_rs_random_u64(void);
 
