@@ -17,7 +17,7 @@ export KCONFIG
 LIB := source scripts/lib.sh
 KDIR_CMD := scripts/kernel-build.sh
 
-.PHONY: all deps kernel modules ipvsctl build host-test fmt clippy test-unit \
+.PHONY: all deps kernel modules ipvsctl genlfuzz build host-test fmt clippy test-unit \
 	selftests check demo vm-exec vm-shell bench profile clean distclean
 
 all: build
@@ -40,7 +40,12 @@ ipvsctl: deps
 	@cargo build --release --locked -q -p ipvsctl
 	@mkdir -p build/bin && cp target/release/ipvsctl build/bin/
 
-build: modules ipvsctl
+# The control-plane fuzzer of selftests/test_genl_fuzz.sh.
+genlfuzz: deps
+	@cargo build --release --locked -q -p genlfuzz
+	@mkdir -p build/bin && cp target/release/genlfuzz build/bin/
+
+build: modules ipvsctl genlfuzz
 
 # Host checks: unit and property tests, clippy, formatting.
 test-unit: deps
