@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 
+use ipvs_core::netlink::ext;
 use ipvs_core::netlink::ipvs::cmd;
 
 use crate::gen::{self, Fam, Fams, Req};
@@ -93,11 +94,25 @@ fn reaches_command(m: &[u8], fams: &Fams) -> Option<(Fam, u8)> {
         return None;
     }
     let c = *m.get(NLMSG_HDRLEN)?;
-    if ty == fams.ipvs && (1..cmd::MAX_PLUS_ONE).contains(&c) && c != cmd::SET_INFO {
-        return Some((Fam::Ipvs, c));
+    // Generic netlink looks the command up as a dump or as a plain
+    // request; a command without that handler is EOPNOTSUPP before any
+    // permission check.
+    let dump = flags & NLM_F_DUMP == NLM_F_DUMP;
+    if ty == fams.ipvs {
+        let reaches = if dump {
+            matches!(c, cmd::GET_SERVICE | cmd::GET_DEST | cmd::GET_DAEMON)
+        } else {
+            (1..cmd::MAX_PLUS_ONE).contains(&c) && c != cmd::SET_INFO
+        };
+        return reaches.then_some((Fam::Ipvs, c));
     }
-    if Some(ty) == fams.ext && (1..=ipvs_core::netlink::ext::cmd::GET_SVC).contains(&c) {
-        return Some((Fam::Ext, c));
+    if Some(ty) == fams.ext {
+        let reaches = if dump {
+            c == ext::cmd::GET_LADDR
+        } else {
+            (1..=ext::cmd::GET_SVC).contains(&c) && c != ext::cmd::GET_LADDR
+        };
+        return reaches.then_some((Fam::Ext, c));
     }
     None
 }
@@ -292,6 +307,18 @@ mod tests {
         assert_eq!(reaches_command(&ok, &fams), Some((Fam::Ipvs, cmd::FLUSH)));
         let ext = message(0x21, NLM_F_REQUEST, 5, 1, &[]);
         assert_eq!(reaches_command(&ext, &fams), Some((Fam::Ext, 5)));
+        let dump = message(
+            0x21,
+            NLM_F_REQUEST | NLM_F_DUMP,
+            ext::cmd::GET_LADDR,
+            1,
+            &[],
+        );
+        assert_eq!(reaches_command(&dump, &fams), Some((Fam::Ext, 3)));
+        let not_a_dump = message(0x20, NLM_F_REQUEST | NLM_F_DUMP, cmd::FLUSH, 1, &[]);
+        assert_eq!(reaches_command(&not_a_dump, &fams), None);
+        let dump_only = message(0x21, NLM_F_REQUEST, ext::cmd::GET_LADDR, 1, &[]);
+        assert_eq!(reaches_command(&dump_only, &fams), None);
         let unknown = message(0x20, NLM_F_REQUEST, 99, 1, &[]);
         assert_eq!(reaches_command(&unknown, &fams), None);
         let noreq = message(0x20, NLM_F_ACK, cmd::FLUSH, 1, &[]);

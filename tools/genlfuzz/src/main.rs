@@ -96,6 +96,16 @@ fn run(cmd: &str, o: &Opts) -> std::io::Result<bool> {
         eprintln!("genlfuzz: generic netlink family IPVS is not registered");
         return Ok(false);
     };
+    let start = std::time::Instant::now();
+    let ok = dispatch(cmd, o, &mut sock, &fams)?;
+    let secs = start.elapsed().as_secs_f64();
+    if cmd != "table" {
+        eprintln!("genlfuzz {cmd}: {secs:.1} s");
+    }
+    Ok(ok)
+}
+
+fn dispatch(cmd: &str, o: &Opts, sock: &mut Sock, fams: &Fams) -> std::io::Result<bool> {
     match cmd {
         "fuzz" => {
             let who = if o.unpriv {
@@ -104,7 +114,7 @@ fn run(cmd: &str, o: &Opts) -> std::io::Result<bool> {
                 "privileged"
             };
             println!("genlfuzz fuzz: seed {:#x} count {} {who}", o.seed, o.count);
-            let (st, rec) = fuzz::run(&mut sock, &fams, o.seed, o.count, o.unpriv)?;
+            let (st, rec) = fuzz::run(sock, fams, o.seed, o.count, o.unpriv)?;
             let errnos: Vec<String> = st.errnos.iter().map(|(e, n)| format!("{e}:{n}")).collect();
             println!(
                 "genlfuzz fuzz: sent {} accepted {} rejected {} dumps {} mutated {} errnos {}",
@@ -135,7 +145,7 @@ fn run(cmd: &str, o: &Opts) -> std::io::Result<bool> {
                 return Ok(false);
             };
             let rec = fuzz::Recording::load(&mut std::fs::File::open(path)?)?;
-            match fuzz::replay(&mut sock, &fams, &rec)? {
+            match fuzz::replay(sock, fams, &rec)? {
                 Ok(n) => {
                     println!("genlfuzz replay: {n} requests accepted again");
                     Ok(true)
@@ -148,7 +158,7 @@ fn run(cmd: &str, o: &Opts) -> std::io::Result<bool> {
         }
         "model" => {
             println!("genlfuzz model: seed {:#x} count {}", o.seed, o.count);
-            match model::run(&mut sock, &fams, o.seed, o.count, o.check_every)? {
+            match model::run(sock, fams, o.seed, o.count, o.check_every)? {
                 Ok(st) => {
                     println!(
                         "genlfuzz model: sent {} valid {} (all accepted) invalid {} (all rejected) table checks {}",
@@ -163,7 +173,7 @@ fn run(cmd: &str, o: &Opts) -> std::io::Result<bool> {
             }
         }
         "table" => {
-            print!("{}", table::read(&mut sock, &fams)?.render());
+            print!("{}", table::read(sock, fams)?.render());
             Ok(true)
         }
         _ => Ok(false),

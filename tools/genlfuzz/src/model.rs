@@ -273,7 +273,7 @@ fn next(r: &mut Rng, m: &Table, has_ext: bool) -> (Req, Expect) {
                     Some(EINVAL),
                 ),
                 7 => (
-                    svc_with(&key, true, svc_attr::FLAGS, Some(&[0; 7]), r),
+                    svc_with(&key, true, svc_attr::FLAGS, Some(&[0; 9]), r),
                     Some(EINVAL),
                 ),
                 8 => (
