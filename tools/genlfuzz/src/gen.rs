@@ -263,7 +263,8 @@ fn daemon_attrs(r: &mut Rng) -> Vec<u8> {
 pub fn plausible(r: &mut Rng, has_ext: bool) -> Req {
     if has_ext && r.chance(1, 3) {
         let svc = svc_key(r);
-        return match r.below(5) {
+        // Writes likelier than reads.
+        return match r.pick(&[0, 0, 1, 2, 3, 3, 4], 4) {
             0 => Req::new(
                 Fam::Ext,
                 ext::cmd::NEW_LADDR,
@@ -284,7 +285,38 @@ pub fn plausible(r: &mut Rng, has_ext: bool) -> Req {
         };
     }
     let svc = svc_key(r);
-    let c = 1 + r.below(usize::from(cmd::MAX_PLUS_ONE) - 1) as u8;
+    // Writes that build up a table are likelier than the rest; FLUSH is
+    // rare, so the table grows between flushes.
+    let weighted = [
+        cmd::NEW_SERVICE,
+        cmd::NEW_SERVICE,
+        cmd::NEW_SERVICE,
+        cmd::SET_SERVICE,
+        cmd::SET_SERVICE,
+        cmd::DEL_SERVICE,
+        cmd::GET_SERVICE,
+        cmd::NEW_DEST,
+        cmd::NEW_DEST,
+        cmd::NEW_DEST,
+        cmd::NEW_DEST,
+        cmd::SET_DEST,
+        cmd::SET_DEST,
+        cmd::DEL_DEST,
+        cmd::GET_DEST,
+        cmd::NEW_DAEMON,
+        cmd::DEL_DAEMON,
+        cmd::GET_DAEMON,
+        cmd::SET_CONFIG,
+        cmd::GET_CONFIG,
+        cmd::SET_INFO,
+        cmd::GET_INFO,
+        cmd::ZERO,
+    ];
+    let c = if r.chance(1, 200) {
+        cmd::FLUSH
+    } else {
+        r.pick(&weighted, cmd::GET_INFO)
+    };
     let attrs = match c {
         cmd::NEW_SERVICE | cmd::SET_SERVICE => svc_attrs(&svc, Some(&svc_conf(r))),
         cmd::DEL_SERVICE | cmd::GET_SERVICE | cmd::GET_DEST => svc_attrs(&svc, None),
