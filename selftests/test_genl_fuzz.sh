@@ -20,7 +20,10 @@
 #     to a model, known-invalid ones that must be rejected (with upstream's
 #     errno) in between; the kernel's table must equal the model's every
 #     100 requests and at the end.
-# The seed is printed; FUZZ_SEED=<seed> sends the same requests again.
+#  5. Concurrently in namespace D: two privileged fuzzers, an unprivileged
+#     one and table reads; then D is deleted with its table full.
+# The seed is printed; FUZZ_SEED=<seed> sends the same requests again
+# (the concurrent part interleaves differently each time).
 # Kernel splats fail the test (run.sh); kmemleak is scanned by run.sh at
 # the end of the run on the debug kernel.
 source "$(dirname "$0")/lib.sh"
@@ -97,5 +100,29 @@ rc=$?
 echo "$out" | sed 's/^/# /'
 check_eq "structured requests: the table always equals the model's" 0 "$rc"
 
-log_info "$((sent + 2 * unpriv + MSGS / 4)) requests in $(($(date +%s) - t0)) s"
+# Concurrent callers (the families run handlers in parallel): two
+# privileged fuzzers, an unprivileged one and a table reader at once in
+# namespace D; then D is deleted with its table full. No splat (run.sh),
+# every check of each fuzzer holds, the table reads back consistent.
+setup_ns D || exit $ksft_fail
+par=$((MSGS / 8))
+for k in 1 2; do
+	ip netns exec "$D" genlfuzz fuzz --seed "$((SEED + 20 + k))" --count "$par" >"$work/par$k" 2>&1 &
+done
+ip netns exec "$D" "${nobody[@]}" genlfuzz fuzz --unpriv --seed "$((SEED + 23))" --count "$par" >"$work/par3" 2>&1 &
+readers=0
+for _ in $(seq 20); do
+	ip netns exec "$D" genlfuzz table >/dev/null 2>&1 && readers=$((readers + 1))
+done
+par_ok=1
+for k in 1 2 3; do
+	wait -n || par_ok=0
+done
+sed -n 's/^\(genlfuzz fuzz: sent.*\)/# concurrent: \1/p; /FAIL/s/^/# /p' "$work"/par[123]
+check_eq "concurrent fuzzers: every check held" 1 "$par_ok"
+check "the table reads back consistent after concurrent fuzzing" bash -c "ip netns exec $D genlfuzz table >/dev/null"
+log_info "concurrent: $readers of 20 table reads during the fuzzing were consistent"
+ip netns del "$D"
+
+log_info "$((sent + 2 * unpriv + MSGS / 4 + 3 * par)) requests in $(($(date +%s) - t0)) s"
 exit_test
