@@ -8,9 +8,10 @@
 # kmemleak, TIMEOUT_SCALE (default 4; 1 elsewhere; set it to override)
 # multiplies them: run.sh's per-test limit, wait_for, and — through
 # wrappers first on PATH, so they apply inside `ip netns exec` too — the
-# durations of `timeout` and of `socat -T`. The Python helpers read
-# TIMEOUT_SCALE from the environment. Sleeps that wait for kernel timers
-# are not scaled: those timers run on the guest's clock.
+# durations of `timeout` and of socat's -T and -t (its 0.5 s default
+# too). The Python helpers read TIMEOUT_SCALE from the environment.
+# Sleeps that wait for kernel timers are not scaled: those timers run on
+# the guest's clock.
 
 if [ "${IPVS_RS_IN_VM:-0}" = 1 ] && ! mountpoint -q /sys/kernel/debug 2>/dev/null; then
 	mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
@@ -45,18 +46,21 @@ if [ "$TIMEOUT_SCALE" != 1 ] && [ -z "${IPVS_RS_SCALED_BIN:-}" ]; then
 	EOF2
 	cat >"$IPVS_RS_SCALED_BIN/socat" <<-EOF2
 	#!/bin/bash
-	# socat with its -T inactivity timeout multiplied by TIMEOUT_SCALE
+	# socat with its -T inactivity timeout and its -t close timeout (how
+	# long it waits for the other side after EOF; default 0.5 s)
+	# multiplied by TIMEOUT_SCALE
+	scale() { awk -v t="\$1" -v s="\${TIMEOUT_SCALE:-1}" 'BEGIN { printf "%g", t * s }'; }
 	args=()
+	close=0.5
 	while [ \$# -gt 0 ]; do
-		if [ "\$1" = -T ] && [ \$# -gt 1 ]; then
-			args+=(-T "\$(awk -v t="\$2" -v s="\${TIMEOUT_SCALE:-1}" 'BEGIN { printf "%g", t * s }')")
-			shift 2
-		else
-			args+=("\$1")
-			shift
-		fi
+		case "\$1" in
+		-T) [ \$# -gt 1 ] && { args+=(-T "\$(scale "\$2")"); shift 2; continue; } ;;
+		-t) [ \$# -gt 1 ] && { close=\$2; shift 2; continue; } ;;
+		esac
+		args+=("\$1")
+		shift
 	done
-	exec $real_socat "\${args[@]}"
+	exec $real_socat -t "\$(scale "\$close")" "\${args[@]}"
 	EOF2
 	chmod +x "$IPVS_RS_SCALED_BIN/timeout" "$IPVS_RS_SCALED_BIN/socat"
 	export PATH="$IPVS_RS_SCALED_BIN:$PATH"

@@ -118,6 +118,49 @@ pub fn svc_key(r: &mut Rng) -> ServiceKey {
     }
 }
 
+/// An IPv6 address `2001:db8::<net>:<host>`.
+fn v6(net: u8, host: u8) -> Addr {
+    let mut a = [0u8; 16];
+    a[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+    a[13] = net;
+    a[15] = host;
+    Addr::v6(a)
+}
+
+/// A service key from the pool, sometimes IPv6 (for the random run: the
+/// model keeps to IPv4).
+pub fn svc_key_any(r: &mut Rng) -> ServiceKey {
+    if !r.chance(1, 8) {
+        return svc_key(r);
+    }
+    if r.chance(1, 4) {
+        return ServiceKey::Fwmark {
+            af: Af::Inet6,
+            mark: 1 + r.below(3) as u32,
+        };
+    }
+    ServiceKey::Addr {
+        proto: r.pick(
+            &[Protocol::Tcp, Protocol::Udp, Protocol::Sctp],
+            Protocol::Tcp,
+        ),
+        addr: v6(1, 1 + r.below(2) as u8),
+        port: r.pick(&[80, 443], 80),
+    }
+}
+
+/// A real server key from the pool, of family `af` (sometimes the other).
+pub fn dest_key_any(r: &mut Rng, af: Af) -> DestKey {
+    let six = (af == Af::Inet6) != r.chance(1, 10);
+    if !six {
+        return dest_key(r);
+    }
+    DestKey {
+        addr: v6(2, 1 + r.below(4) as u8),
+        port: r.pick(&[80, 8080], 80),
+    }
+}
+
 /// Valid service settings.
 pub fn svc_conf(r: &mut Rng) -> ServiceConfReq {
     let bits = [
@@ -262,7 +305,7 @@ fn daemon_attrs(r: &mut Rng) -> Vec<u8> {
 /// A plausible request to any command of either family.
 pub fn plausible(r: &mut Rng, has_ext: bool) -> Req {
     if has_ext && r.chance(1, 3) {
-        let svc = svc_key(r);
+        let svc = svc_key_any(r);
         // Writes likelier than reads.
         return match r.pick(&[0, 0, 1, 2, 3, 3, 4], 4) {
             0 => Req::new(
@@ -284,7 +327,7 @@ pub fn plausible(r: &mut Rng, has_ext: bool) -> Req {
             _ => Req::new(Fam::Ext, ext::cmd::GET_SVC, laddr_attrs(&svc, None)),
         };
     }
-    let svc = svc_key(r);
+    let svc = svc_key_any(r);
     // Writes that build up a table are likelier than the rest; FLUSH is
     // rare, so the table grows between flushes.
     let weighted = [
@@ -318,14 +361,21 @@ pub fn plausible(r: &mut Rng, has_ext: bool) -> Req {
         r.pick(&weighted, cmd::GET_INFO)
     };
     let attrs = match c {
-        cmd::NEW_SERVICE | cmd::SET_SERVICE => svc_attrs(&svc, Some(&svc_conf(r))),
+        cmd::NEW_SERVICE | cmd::SET_SERVICE => {
+            let mut conf = svc_conf(r);
+            if svc.af() == Af::Inet6 {
+                // A prefix length (1..128) for IPv6.
+                conf.netmask = r.pick(&[128, 64, 0], 128);
+            }
+            svc_attrs(&svc, Some(&conf))
+        }
         cmd::DEL_SERVICE | cmd::GET_SERVICE | cmd::GET_DEST => svc_attrs(&svc, None),
         cmd::ZERO if r.chance(1, 2) => svc_attrs(&svc, None),
         cmd::NEW_DEST | cmd::SET_DEST => {
             let conf = dest_conf(r, true);
-            dest_attrs(&svc, &dest_key(r), Some(&conf))
+            dest_attrs(&svc, &dest_key_any(r, svc.af()), Some(&conf))
         }
-        cmd::DEL_DEST => dest_attrs(&svc, &dest_key(r), None),
+        cmd::DEL_DEST => dest_attrs(&svc, &dest_key_any(r, svc.af()), None),
         cmd::NEW_DAEMON | cmd::DEL_DAEMON => daemon_attrs(r),
         cmd::SET_CONFIG => timeout_attrs(&timeouts(r)),
         _ => Vec::new(),
