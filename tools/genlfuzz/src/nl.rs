@@ -48,6 +48,8 @@ const CTRL_CMD_GETFAMILY: u8 = 3;
 const CTRL_ATTR_FAMILY_ID: u16 = 1;
 /// `CTRL_ATTR_FAMILY_NAME`.
 const CTRL_ATTR_FAMILY_NAME: u16 = 2;
+/// Seconds to wait for an answer (before `TIMEOUT_SCALE`).
+const RECV_TIMEOUT_S: f64 = 5.0;
 /// Sequence numbers of pings have this bit set; requests never do.
 const PING_BIT: u32 = 1 << 31;
 
@@ -147,8 +149,9 @@ fn setsockopt_int(fd: i32, level: i32, name: i32, v: i32) -> io::Result<()> {
 }
 
 impl Sock {
-    /// Opens and binds a generic netlink socket (5 s receive timeout: a
-    /// request that is never answered is a failure, not a hang).
+    /// Opens and binds a generic netlink socket (5 s receive timeout,
+    /// times `TIMEOUT_SCALE` on slow kernels: a request that is never
+    /// answered is a failure, not a hang).
     pub fn open() -> io::Result<Sock> {
         // SAFETY: plain socket(2) call.
         let fd = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW, NETLINK_GENERIC) };
@@ -162,8 +165,13 @@ impl Sock {
         };
         setsockopt_int(fd, SOL_NETLINK, NETLINK_EXT_ACK, 1)?;
         setsockopt_int(fd, SOL_NETLINK, NETLINK_CAP_ACK, 1)?;
+        let scale = std::env::var("TIMEOUT_SCALE")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| *v >= 1.0)
+            .unwrap_or(1.0);
         let tv = libc::timeval {
-            tv_sec: 5,
+            tv_sec: (RECV_TIMEOUT_S * scale) as libc::time_t,
             tv_usec: 0,
         };
         // SAFETY: a valid socket and a timeval of the size given.
@@ -279,7 +287,7 @@ impl Sock {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     return Err(io::Error::new(
                         io::ErrorKind::TimedOut,
-                        format!("no answer to request seq {seq} within 5 s"),
+                        format!("no answer to request seq {seq} in time"),
                     ))
                 }
                 Err(e) => return Err(e),
