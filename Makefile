@@ -17,8 +17,8 @@ export KCONFIG
 LIB := source scripts/lib.sh
 KDIR_CMD := scripts/kernel-build.sh
 
-.PHONY: all deps kernel modules ipvsctl build host-test fmt clippy test-unit \
-	selftests check demo vm-exec vm-shell bench profile clean distclean
+.PHONY: all deps kernel modules ipvsctl genlfuzz build host-test fmt clippy test-unit \
+	selftests check soak demo vm-exec vm-shell bench profile clean distclean
 
 all: build
 
@@ -40,7 +40,12 @@ ipvsctl: deps
 	@cargo build --release --locked -q -p ipvsctl
 	@mkdir -p build/bin && cp target/release/ipvsctl build/bin/
 
-build: modules ipvsctl
+# The control-plane fuzzer of selftests/test_genl_fuzz.sh.
+genlfuzz: deps
+	@cargo build --release --locked -q -p genlfuzz
+	@mkdir -p build/bin && cp target/release/genlfuzz build/bin/
+
+build: modules ipvsctl genlfuzz
 
 # Host checks: unit and property tests, clippy, formatting.
 test-unit: deps
@@ -64,6 +69,11 @@ check: host-test selftests
 
 demo: build
 	scripts/vm-exec.sh scripts/demo.sh
+
+# The long versions of the hardening tests: the control-plane fuzzer with
+# FUZZ_MSGS (100,000) privileged requests (selftests/test_genl_fuzz.sh).
+soak: build
+	scripts/vm-exec.sh "FUZZ_MSGS=$(or $(FUZZ_MSGS),100000) SELFTEST_TIMEOUT=7200 selftests/run.sh test_genl_fuzz.sh"
 
 # ipvs_rs against upstream ip_vs in one VM boot; writes bench/RESULTS.md
 # (Documentation/bench.rst). Builds tools/connbench. Not a test.

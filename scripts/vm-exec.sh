@@ -13,7 +13,8 @@
 # splat (WARNING, BUG, Oops, KASAN, lockdep, RCU stall) fails the run.
 #
 # Environment: VM_KVM=auto|0|1 (default auto: KVM only if a probe boot
-# works), VM_CPUS (2), VM_MEMORY (2G), VM_TIMEOUT seconds (3600),
+# works), VM_CPUS (2), VM_MEMORY (2G), VM_TIMEOUT seconds (3600; 14400 with
+# KCONFIG=debug),
 # VM_ALLOW_SPLAT=1 to report splats without failing.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -23,7 +24,8 @@ kdir=$("$REPO/scripts/kernel-build.sh")
 
 VM_CPUS=${VM_CPUS:-2}
 VM_MEMORY=${VM_MEMORY:-2G}
-VM_TIMEOUT=${VM_TIMEOUT:-3600}
+# The debug kernel runs several times slower (selftests/slow_kernel.sh).
+if [ "$KCONFIG" = debug ]; then VM_TIMEOUT=${VM_TIMEOUT:-14400}; else VM_TIMEOUT=${VM_TIMEOUT:-3600}; fi
 VM_KVM=${VM_KVM:-auto}
 
 vng_base=(vng -r "$kdir" --user root --cpus "$VM_CPUS" --memory "$VM_MEMORY"

@@ -12,6 +12,8 @@ ksft_fail=1
 ksft_skip=4
 
 REPO=${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+# shellcheck source=selftests/slow_kernel.sh
+source "$REPO/selftests/slow_kernel.sh"
 IPVS_RS_KO=${IPVS_RS_KO:-$REPO/build/ipvs_rs.ko}
 TOA_RS_KO=${TOA_RS_KO:-$REPO/build/toa_rs.ko}
 export PATH="$REPO/build/bin:/usr/sbin:/sbin:$PATH"
@@ -149,9 +151,11 @@ cleanup_bg() {
 	BG_PIDS=()
 }
 
-# wait_for SECONDS CMD...: poll CMD every 0.5 s until it succeeds.
+# wait_for SECONDS CMD...: poll CMD every 0.5 s until it succeeds
+# (SECONDS times TIMEOUT_SCALE).
 wait_for() {
-	local deadline=$(($(date +%s) + $1))
+	local deadline
+	deadline=$(awk -v now="$(date +%s)" -v t="$(scaled "$1")" 'BEGIN { printf "%d", now + t + 0.999 }')
 	shift
 	until "$@"; do
 		[ "$(date +%s)" -lt "$deadline" ] || return 1

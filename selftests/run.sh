@@ -14,9 +14,23 @@ else
 	mapfile -t tests < <(ls -1 test_*.sh)
 fi
 
-timeout_s=${SELFTEST_TIMEOUT:-900}
+# shellcheck source=selftests/slow_kernel.sh
+source "$here/slow_kernel.sh"
+timeout_s=$(scaled "${SELFTEST_TIMEOUT:-900}")
+timeout_s=${timeout_s%.*}
+
+# On the debug kernel, a kmemleak scan after the tests is one more test
+# point: suspects left from boot are cleared first.
+leakcheck=0
+if kmemleak_kernel && [ -w /sys/kernel/debug/kmemleak ]; then
+	leakcheck=1
+	echo scan >/sys/kernel/debug/kmemleak
+	echo clear >/sys/kernel/debug/kmemleak
+fi
+
 echo "TAP version 13"
-echo "1..${#tests[@]}"
+echo "1..$((${#tests[@]} + leakcheck))"
+[ "$TIMEOUT_SCALE" = 1 ] || echo "# slow kernel: time limits x$TIMEOUT_SCALE"
 n=0
 failed=0
 for t in "${tests[@]}"; do
@@ -43,5 +57,22 @@ for t in "${tests[@]}"; do
 	*) echo "not ok $n selftests: ipvs_rs: $t # exit=$rc"; failed=$((failed + 1)) ;;
 	esac
 done
+if [ "$leakcheck" = 1 ]; then
+	n=$((n + 1))
+	# Objects are reported once unreferenced for 5 s; two scans, as
+	# Documentation/dev-tools/kmemleak.rst advises.
+	sleep 6
+	echo scan >/sys/kernel/debug/kmemleak
+	echo scan >/sys/kernel/debug/kmemleak
+	leaks=$(cat /sys/kernel/debug/kmemleak)
+	if [ -z "$leaks" ]; then
+		echo "ok $n kmemleak: no suspected leaks"
+	else
+		echo "# kmemleak: $(grep -c '^unreferenced object' <<<"$leaks") suspected leaks:"
+		head -n 80 <<<"$leaks" | sed 's/^/#   /'
+		echo "not ok $n kmemleak: suspected leaks"
+		failed=$((failed + 1))
+	fi
+fi
 echo "# $((n - failed)) passed, $failed failed"
 [ "$failed" = 0 ]

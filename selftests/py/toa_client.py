@@ -25,6 +25,9 @@ import struct
 import sys
 import time
 
+# Time limits scale on slow kernels (selftests/slow_kernel.sh).
+SCALE = float(os.environ.get("TIMEOUT_SCALE", "1"))
+
 SYN, RST, PSH, ACK = 0x02, 0x04, 0x08, 0x10
 
 
@@ -85,7 +88,7 @@ def handshake(sock, a, sport, toa):
     syn = segment(a.src, a.dst, sport, a.dport, isn, 0, SYN, syn_opts, data)
     for _ in range(8):
         sock.sendto(syn, (a.dst, 0))
-        srv_isn = wait_synack(sock, a.dst, a.dport, sport, (isn + 1 + len(data)) & 0xFFFFFFFF, 3)
+        srv_isn = wait_synack(sock, a.dst, a.dport, sport, (isn + 1 + len(data)) & 0xFFFFFFFF, 3 * SCALE)
         if srv_isn is not None:
             break
     else:

@@ -4,6 +4,7 @@
 from a socket connected to the client, and writes to OUT whether the
 second answer drew an ICMP port unreachable back (the client closes its
 socket after the first): "refused" or "silent"."""
+import os
 import socket
 import sys
 import time
@@ -22,7 +23,7 @@ c.connect(peer)
 c.send(b"first\n")
 time.sleep(2.5)
 c.send(b"second\n")
-c.settimeout(3)
+c.settimeout(3 * float(os.environ.get("TIMEOUT_SCALE", "1")))
 result = "silent"
 try:
     c.recv(2048)
