@@ -23,6 +23,21 @@
 # time; printed) for a longer or repeated run.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/topology.sh"
+# Background work in its own session with its output discarded, stopped
+# as a whole (process group): nothing it started outlives the test or
+# holds run.sh's output pipe.
+GROUPS_BG=()
+bgg() {
+	setsid "$@" </dev/null >/dev/null 2>&1 &
+	GROUPS_BG+=($!)
+}
+stop_bgg() {
+	local p
+	for p in "${GROUPS_BG[@]}"; do kill -- -"$p" 2>/dev/null; done
+	for p in "${GROUPS_BG[@]}"; do wait "$p" 2>/dev/null; done
+	GROUPS_BG=()
+}
+trap 'stop_bgg; cleanup' EXIT
 require_root
 require_cmd socat ipvsadm ipvsctl python3 sha256sum nstat
 unload_all
@@ -41,9 +56,9 @@ LADDR=$DIR_RS_IP
 # rs1, rs2: NAT/FULLNAT servers (echo on 80, UDP echo on 53, PROXY v2 echo
 # on 82). rs3: DR and TUN (VIP on tunl0, answers the client directly).
 for i in 1 2; do
-	bg rs $i socat TCP-LISTEN:80,fork,reuseaddr EXEC:cat
-	bg rs $i socat UDP-LISTEN:53,fork,reuseaddr EXEC:cat
-	bg rs $i python3 "$here/py/pp_server.py" 82 echo
+	bgg ip netns exec "${RS_NS[$((i - 1))]}" socat TCP-LISTEN:80,fork,reuseaddr EXEC:cat
+	bgg ip netns exec "${RS_NS[$((i - 1))]}" socat UDP-LISTEN:53,fork,reuseaddr EXEC:cat
+	bgg ip netns exec "${RS_NS[$((i - 1))]}" python3 "$here/py/pp_server.py" 82 echo
 done
 topo_direct_return
 # topo_direct_return routed every server's answers to the client over the
@@ -54,8 +69,8 @@ ip -n "${RS_NS[2]}" link set tunl0 up
 ip -n "${RS_NS[2]}" addr add $VIP/32 dev tunl0
 rs 3 sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 \
 	net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.tunl0.rp_filter=0 net.ipv4.conf.e0.rp_filter=0
-bg rs 3 socat TCP-LISTEN:84,fork,reuseaddr EXEC:cat
-bg rs 3 socat TCP-LISTEN:85,fork,reuseaddr EXEC:cat
+bgg ip netns exec "${RS_NS[2]}" socat TCP-LISTEN:84,fork,reuseaddr EXEC:cat
+bgg ip netns exec "${RS_NS[2]}" socat TCP-LISTEN:85,fork,reuseaddr EXEC:cat
 for i in 1 2; do
 	wait_for 10 rs $i bash -c ': </dev/tcp/127.0.0.1/80' 2>/dev/null
 	wait_for 10 bash -c "ip netns exec ${RS_NS[$((i - 1))]} ss -Hnlt 'sport = :82' | grep -q ."
@@ -117,7 +132,7 @@ fifo_dir=$(mktemp -d)
 for p in 80 81 82 83 84 85; do
 	for k in 1 2; do
 		mkfifo "$fifo_dir/$p.$k"
-		bg bash -c "exec 3<>$fifo_dir/$p.$k; ip netns exec $client socat -T 600 - TCP:$VIP:$p <&3 >$fifo_dir/$p.$k.out"
+		bgg bash -c "exec 3<>$fifo_dir/$p.$k; ip netns exec $client socat -T 600 - TCP:$VIP:$p <&3 >$fifo_dir/$p.$k.out"
 	done
 done
 sleep 3
@@ -166,8 +181,17 @@ flags_d=$(($(flags_sum) - flags0))
 log_info "invalid-flag segments: client $flags_c (to services), rs1 $flags_r (replies); ext_stats tcp_flags_* +$flags_d"
 check "every invalid-flag segment to a service is counted" test "$flags_d" -ge "${flags_c:-1}"
 log_info "director counters (nstat deltas, drops and errors):"
-dir nstat -a 2>/dev/null | grep -E 'Err|Discard|Trunc|Csum|Reasm|Frag|InHdr|InAddr|Unknown|Drop|Fail|TCPAbort|OutOfWindow' |
+dir nstat -a >"$fifo_dir/nstat" 2>/dev/null
+grep -E 'Err|Discard|Trunc|Csum|Reasm|Frag|InHdr|InAddr|Unknown|Drop|Fail|TCPAbort|OutOfWindow' "$fifo_dir/nstat" |
 	sed 's/^/#   /'
+# Drops counted, without double counting: the IP layer's (before any
+# hook), the transports' and ICMP's (local delivery), ipvs_rs's own.
+ns_sum() { awk -v re="$1" '$1 ~ re {s += $2} END {print s + 0}' "$fifo_dir/nstat"; }
+ip_drops=$(ns_sum '^(IpInHdrErrors|IpInAddrErrors|IpInUnknownProtos|IpInDiscards|IpReasmFails|IpExtInTruncatedPkts|IpExtInCsumErrors|IpExtInNoRoutes)$')
+l4_drops=$(ns_sum '^(TcpInErrs|UdpInErrors|IcmpInErrors|UdpNoPorts|UdpRcvbufErrors)$')
+ipvs_drops=$(paste <(echo "$ext0") <(dir cat /proc/net/ip_vs_ext_stats) |
+	awk '$1 ~ /^(tcp_flags_|tcp_no_conn|synproxy_ack_bad|conn_refused)/ {s += $4 - $2} END {print s + 0}')
+log_info "sent $((sent_c + sent_r)) (client $sent_c, rs1 $sent_r); drops counted: IP $ip_drops, transport/ICMP $l4_drops, ipvs_rs $ipvs_drops (the rest forwarded, reassembled or answered)"
 log_info "ip_vs_ext_stats deltas:"
 paste <(echo "$ext0") <(dir cat /proc/net/ip_vs_ext_stats) | awk '$4 != $2 {printf "#   %s +%d\n", $1, $4 - $2}'
 log_info "ip_vs_stats before/after:"
@@ -183,6 +207,6 @@ for p in 80 81 84 85; do
 	check_eq "an open connection to $p still echoes" "still-$p" "$(head -n1 "$fifo_dir/$p.1.out" 2>/dev/null)"
 done
 all_services_ok "after the fuzz"
-cleanup_bg
+stop_bgg
 rm -rf "$fifo_dir" "$data"
 exit_test

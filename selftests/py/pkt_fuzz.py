@@ -49,6 +49,7 @@ def crc32c(data):
 class Fuzzer:
     def __init__(self, rng, targets):
         self.r = rng
+        self.open_conn = False
         self.targets = targets
 
     def pick(self, proto=None):
@@ -56,6 +57,7 @@ class Fuzzer:
         if not cands:
             cands = self.targets
         p, src, sport, dst, dport = self.r.choice(cands)
+        self.open_conn = sport != 0
         if sport == 0:
             sport = self.r.randint(1024, 65535)
         return p, src, sport, dst, dport
@@ -285,6 +287,11 @@ class Fuzzer:
                                  if t[0] == "tcp" else self.l4(t)))
         for _ in range(self.r.randint(1, 4)):
             i = self.r.randrange(20, len(pkt)) if len(pkt) > 20 else 0
+            # Not the flags of a segment in an open connection: a forged
+            # RST or FIN there would end it by design (the director, like
+            # upstream IPVS, follows flags without a sequence check).
+            if self.open_conn and t[0] == "tcp" and i == 33:
+                continue
             pkt[i] = self.r.getrandbits(8)
         return bytes(pkt)
 
