@@ -62,6 +62,15 @@ class Fuzzer:
             sport = self.r.randint(1024, 65535)
         return p, src, sport, dst, dport
 
+    def flags(self, choices):
+        """A flag byte from CHOICES; in an open connection's tuple none that
+        change its state (SYN, FIN, RST): the director, like upstream IPVS,
+        follows them without a sequence-window check, so a forged one may
+        end or reschedule the connection by design."""
+        if self.open_conn:
+            choices = [(f & ~0x07) or 0x10 for f in choices]
+        return self.r.choice(choices)
+
     def rb(self, n):
         return bytes(self.r.getrandbits(8) for _ in range(n))
 
@@ -154,7 +163,7 @@ class Fuzzer:
         t = self.pick("tcp")
         data = self.rb(self.r.randint(0, 16))
         doff = self.r.choice([0, 1, 4, 6, 15])
-        return self.pkt(t, self.tcp(t[1], t[2], t[3], t[4], flags=self.r.choice([0x02, 0x10, 0x18]),
+        return self.pkt(t, self.tcp(t[1], t[2], t[3], t[4], flags=self.flags([0x02, 0x10, 0x18]),
                                     data=data, doff=doff))
 
     def tcp_opts(self):
@@ -194,8 +203,8 @@ class Fuzzer:
 
     def c_tcp_opts(self):
         t = self.pick("tcp")
-        flags = self.r.choice([0x02, 0x10, 0x18, 0x12, 0x11])
-        data = self.rb(self.r.randint(0, 32)) if flags != 0x02 else b""
+        flags = self.flags([0x02, 0x10, 0x18, 0x12, 0x11])
+        data = self.rb(self.r.randint(0, 32)) if not flags & 0x02 else b""
         return self.pkt(t, self.tcp(t[1], t[2], t[3], t[4], flags=flags, opts=self.tcp_opts(), data=data))
 
     def c_frags(self):
@@ -225,7 +234,7 @@ class Fuzzer:
             return self.pkt(t, self.l4(t), bad_csum=True)
         p, src, sport, dst, dport = t
         if p == "tcp":
-            seg = self.tcp(src, sport, dst, dport, flags=self.r.choice([0x02, 0x10, 0x18]),
+            seg = self.tcp(src, sport, dst, dport, flags=self.flags([0x02, 0x10, 0x18]),
                            data=self.rb(8), bad_csum=True)
         elif p == "udp":
             seg = self.udp(src, sport, dst, dport, data=self.rb(12), bad_csum=True)
@@ -283,7 +292,7 @@ class Fuzzer:
 
     def c_random(self):
         t = self.pick()
-        pkt = bytearray(self.pkt(t, self.l4(t, flags=self.r.choice([0x02, 0x10]))
+        pkt = bytearray(self.pkt(t, self.l4(t, flags=self.flags([0x02, 0x10]))
                                  if t[0] == "tcp" else self.l4(t)))
         for _ in range(self.r.randint(1, 4)):
             i = self.r.randrange(20, len(pkt)) if len(pkt) > 20 else 0
