@@ -550,6 +550,13 @@ impl ConnTable {
         }? Error))
     }
 
+    /// `/proc/net/ip_vs_ext_stats`: the table's fill and its refusals.
+    pub(crate) fn show(&self, w: &mut impl core::fmt::Write) -> core::fmt::Result {
+        writeln!(w, "conn_count {}", self.count.load(Ordering::Relaxed))?;
+        writeln!(w, "conn_max {}", self.max)?;
+        writeln!(w, "conn_refused {}", self.refused.load(Ordering::Relaxed))
+    }
+
     fn head(&self, hash: u32) -> Option<&AtomicPtr<Conn>> {
         self.heads.get(bucket(hash, self.bits))
     }
