@@ -71,7 +71,7 @@ check_eq "service list --json: UDP service" '[false,[],["masq"]]' \
 check_eq "laddr list --json" \
 	'{"services":[{"protocol":"tcp","family":"ipv4","address":"10.0.1.100","port":80,"fwmark":null,"laddrs":[{"address":"10.0.5.1","family":"ipv4","conns":0,"exhausted":0},{"address":"10.0.5.2","family":"ipv4","conns":0,"exhausted":0}]}]}' \
 	"$(ipvsctl --json laddr list)"
-check_eq "stats --json: ext_stats" '{"toa_written":0,"toa_skipped":0,"fnat_exhausted":0,"synproxy_cookies_sent":0,"synproxy_ack_valid":0,"synproxy_ack_bad":0,"synproxy_syn_retrans":0,"synproxy_ack_storm":0,"synproxy_held_drops":0}' \
+check_eq "stats --json: ext_stats" '{"toa_written":0,"toa_skipped":0,"fnat_exhausted":0,"synproxy_cookies_sent":0,"synproxy_ack_valid":0,"synproxy_ack_bad":0,"synproxy_syn_retrans":0,"synproxy_ack_storm":0,"synproxy_held_drops":0,"proxy_sent":0,"proxy_resent":0}' \
 	"$(ipvsctl --json stats tcp $V:80 | jq -c '.services[0].ext_stats')"
 
 # Stock ipvsadm still lists the service and its real servers.
