@@ -47,7 +47,7 @@ for a in 10.0.1.3 10.0.1.4 10.0.1.5; do ip -n "$client" addr add $a/24 dev c0; d
 
 tcp_from() { timeout 10 ip netns exec "$client" socat -T 5 -t 5 - TCP:$VIP:80,bind="$1" </dev/null; }
 udp_from() { # udp_from ADDR [SPORT]
-	echo q | timeout 10 ip netns exec "$client" socat -T 2 -t 2 - UDP:$VIP:53,bind="$1"${2:+,sourceport=$2,reuseaddr}
+	echo q | timeout 10 ip netns exec "$client" socat -T 2 - UDP:$VIP:53,bind="$1"${2:+,sourceport=$2,reuseaddr}
 }
 # sticky ADDR COUNT: the distinct servers COUNT connections from ADDR reached.
 sticky() {
