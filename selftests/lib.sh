@@ -163,7 +163,23 @@ wait_for() {
 	done
 }
 
+# Background work in its own session with its output discarded, stopped
+# as a whole (process group): nothing it started outlives the test or
+# holds run.sh's output pipe.
+GROUPS_BG=()
+bgg() {
+	setsid "$@" </dev/null >/dev/null 2>&1 &
+	GROUPS_BG+=($!)
+}
+stop_bgg() {
+	local p
+	for p in "${GROUPS_BG[@]}"; do kill -- -"$p" 2>/dev/null; done
+	for p in "${GROUPS_BG[@]}"; do wait "$p" 2>/dev/null; done
+	GROUPS_BG=()
+}
+
 cleanup() {
+	stop_bgg
 	cleanup_bg
 	cleanup_ns
 	unload_all

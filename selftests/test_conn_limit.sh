@@ -10,21 +10,6 @@
 # (FULLNAT port exhaustion: test_fullnat.sh.)
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/topology.sh"
-# Background work in its own session with its output discarded, stopped
-# as a whole (process group): nothing it started outlives the test or
-# holds run.sh's output pipe.
-GROUPS_BG=()
-bgg() {
-	setsid "$@" </dev/null >/dev/null 2>&1 &
-	GROUPS_BG+=($!)
-}
-stop_bgg() {
-	local p
-	for p in "${GROUPS_BG[@]}"; do kill -- -"$p" 2>/dev/null; done
-	for p in "${GROUPS_BG[@]}"; do wait "$p" 2>/dev/null; done
-	GROUPS_BG=()
-}
-trap 'stop_bgg; cleanup' EXIT
 require_root
 require_cmd socat ipvsadm python3 sha256sum hping3
 unload_all

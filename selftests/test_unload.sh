@@ -14,21 +14,6 @@
 # cycles must report nothing from ipvs_rs or toa_rs.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/topology.sh"
-# Background work in its own session with its output discarded, stopped
-# as a whole (process group): nothing it started outlives the test or
-# holds run.sh's output pipe.
-GROUPS_BG=()
-bgg() {
-	setsid "$@" </dev/null >/dev/null 2>&1 &
-	GROUPS_BG+=($!)
-}
-stop_bgg() {
-	local p
-	for p in "${GROUPS_BG[@]}"; do kill -- -"$p" 2>/dev/null; done
-	for p in "${GROUPS_BG[@]}"; do wait "$p" 2>/dev/null; done
-	GROUPS_BG=()
-}
-trap 'stop_bgg; cleanup' EXIT
 require_root
 require_cmd socat ipvsadm ipvsctl python3 sha256sum
 unload_all
@@ -122,6 +107,7 @@ unload() {
 # control loop would load upstream ip_vs. Not during this test.
 NO_IP_VS=/etc/modprobe.d/ipvs_rs-unload-test.conf
 [ -d /etc/modprobe.d ] && echo "install ip_vs /bin/false" >"$NO_IP_VS"
+trap 'rm -f "$NO_IP_VS"; cleanup' EXIT
 rm_ok=0
 toa_ok=0
 for c in $(seq "$CYCLES"); do

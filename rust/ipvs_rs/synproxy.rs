@@ -586,17 +586,21 @@ pub(crate) fn forward(skb: SkBuff, net: NetRef<'_>, conn: &Conn, info: &PacketIn
 /// Builds `seg` (client to virtual service) and sends it to the real
 /// server of `conn`.
 fn send_to_server(net: NetRef<'_>, conn: &Conn, seg: &Segment) -> bool {
-    let mut buf = [0u8; SEGMENT_MAX_LEN];
-    let Some(bytes) = build_segment(&mut buf, seg).ok().and_then(|n| buf.get(..n)) else {
-        return false;
-    };
-    let Ok(info) = packet::parse_packet(bytes) else {
-        return false;
-    };
-    let Some(skb) = alloc(bytes) else {
+    let Some((skb, info)) = segment_skb(seg) else {
         return false;
     };
     forward(skb, net, conn, &info)
+}
+
+/// `seg` built into a fresh skb (client to virtual service), with its
+/// parse.
+fn segment_skb(seg: &Segment) -> Option<(SkBuff, PacketInfo)> {
+    let mut buf = [0u8; SEGMENT_MAX_LEN];
+    let bytes = build_segment(&mut buf, seg)
+        .ok()
+        .and_then(|n| buf.get(..n))?;
+    let info = packet::parse_packet(bytes).ok()?;
+    Some((alloc(bytes)?, info))
 }
 
 /// The SYNPROXY service a packet is addressed to, if any.
@@ -707,18 +711,7 @@ fn open(
         unsafe { bindings::ipvs_rs_skb_detach(skb.as_raw()) };
         Held(skb)
     };
-    let seg = backend_syn(&ca, BACKEND_TTL);
-    let mut buf = [0u8; SEGMENT_MAX_LEN];
-    let Some(bytes) = build_segment(&mut buf, &seg)
-        .ok()
-        .and_then(|n| buf.get(..n))
-    else {
-        return Verdict::Stolen;
-    };
-    let Ok(sinfo) = packet::parse_packet(bytes) else {
-        return Verdict::Stolen;
-    };
-    let Some(mut syn) = alloc(bytes) else {
+    let Some((mut syn, sinfo)) = segment_skb(&backend_syn(&ca, BACKEND_TTL)) else {
         return Verdict::Stolen;
     };
     let conn = match dataplane::schedule(st, &mut syn, &sinfo, Some(None)) {
@@ -926,14 +919,7 @@ fn ack_server(st: &NetState, net: NetRef<'_>, conn: &Conn, ext: &ConnExt, seg: &
         send_to_server(net, conn, seg);
         return;
     };
-    let mut buf = [0u8; SEGMENT_MAX_LEN];
-    let Some(bytes) = build_segment(&mut buf, seg).ok().and_then(|n| buf.get(..n)) else {
-        return;
-    };
-    let Ok(info) = packet::parse_packet(bytes) else {
-        return;
-    };
-    let Some(skb) = alloc(bytes) else {
+    let Some((skb, info)) = segment_skb(seg) else {
         return;
     };
     let raw = skb.as_raw();
