@@ -9,6 +9,12 @@ set -euo pipefail
 [ -x "$BINDGEN" ] || die "$BINDGEN missing: run scripts/bootstrap.sh"
 
 kdir=$(kernel_dir)
+# One build at a time per cache: a second caller (two makes at once) waits
+# for the first and then finds its result, instead of deleting the tree
+# under it.
+mkdir -p "$IPVS_RS_CACHE/kernel"
+exec 9>"$IPVS_RS_CACHE/kernel/.lock"
+flock 9
 if [ -f "$kdir/.ipvs_rs-complete" ]; then
 	echo "$kdir/linux"
 	exit 0

@@ -130,6 +130,35 @@ ipvs_rs_hook_prios() {
 		END { printf "input:%s forward:%s output:%s", p["input"], p["forward"], p["output"] }'
 }
 
+# Netfilter drops, counted by the kernel itself: the skb:kfree_skb
+# tracepoint with reason NETFILTER_DROP fires for every packet any hook
+# dropped (in every namespace). nf_drops_start clears the trace buffer and
+# enables the event (returns 1 if the kernel has no such tracepoint);
+# nf_drops_count prints the drops seen since, or "overrun" if the buffer
+# lost events.
+TRACEFS=/sys/kernel/tracing
+nf_drops_start() {
+	[ -d "$TRACEFS/events" ] || mount -t tracefs nodev "$TRACEFS" 2>/dev/null
+	[ -d "$TRACEFS/events/skb/kfree_skb" ] || return 1
+	echo 0 >"$TRACEFS/tracing_on"
+	echo 16384 >"$TRACEFS/buffer_size_kb"
+	echo >"$TRACEFS/trace"
+	echo 1 >"$TRACEFS/events/skb/kfree_skb/enable"
+	echo 1 >"$TRACEFS/tracing_on"
+}
+nf_drops_count() {
+	if grep -q '^overrun: [1-9]' "$TRACEFS"/per_cpu/cpu*/stats; then
+		echo overrun
+	else
+		grep -c 'reason: NETFILTER_DROP' "$TRACEFS/trace"
+	fi
+}
+nf_drops_stop() {
+	[ -d "$TRACEFS/events/skb/kfree_skb" ] || return 0
+	echo 0 >"$TRACEFS/events/skb/kfree_skb/enable"
+	echo >"$TRACEFS/trace"
+}
+
 # Whether the generic netlink family $1 is registered.
 genl_family_exists() { genl ctrl get name "$1" >/dev/null 2>&1; }
 
@@ -181,6 +210,7 @@ stop_bgg() {
 cleanup() {
 	stop_bgg
 	cleanup_bg
+	nf_drops_stop
 	cleanup_ns
 	unload_all
 }

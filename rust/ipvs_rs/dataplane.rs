@@ -28,6 +28,7 @@ use ipvs_core::conn::proto::{ConnState, Event};
 use ipvs_core::conn::reuse::{self, Existing, ExistingConn};
 use ipvs_core::conn::tcp::TcpState;
 use ipvs_core::conn::{bind_flags, dest_conn_flags, flags as conn_flags, Direction};
+use ipvs_core::drops::DropReason;
 use ipvs_core::packet::tcpflags::tcp_flags_invalid;
 use ipvs_core::packet::{self, icmp, CsumMode, Fragment, PacketInfo};
 use ipvs_core::sched::{SchedInput, SchedKind};
@@ -42,8 +43,8 @@ const HEADERS: usize = 120;
 pub(crate) enum Verdict {
     /// Let the packet continue.
     Accept,
-    /// Drop it.
-    Drop,
+    /// Drop it, for this reason (counted in the drop ledger).
+    Drop(DropReason),
     /// We took it (sent or freed).
     Stolen,
 }
@@ -52,7 +53,7 @@ impl Verdict {
     pub(crate) fn raw(self) -> c_uint {
         match self {
             Verdict::Accept => bindings::NF_ACCEPT,
-            Verdict::Drop => bindings::NF_DROP,
+            Verdict::Drop(_) => bindings::NF_DROP,
             Verdict::Stolen => bindings::NF_STOLEN,
         }
     }
@@ -216,7 +217,7 @@ fn request(mut skb: SkBuff, net: NetRef<'_>, local: bool) -> Verdict {
     if proto == Protocol::Tcp && found.is_some() {
         if let Some(class) = tcp_flags_invalid(info.tcp_flags) {
             st.defence.invalid(class);
-            return Verdict::Drop;
+            return Verdict::Drop(DropReason::TcpFlags);
         }
     }
     let found = match found {
@@ -226,7 +227,7 @@ fn request(mut skb: SkBuff, net: NetRef<'_>, local: bool) -> Verdict {
                 c.expire_now();
                 None
             }
-            Existing::Drop => return Verdict::Drop,
+            Existing::Drop => return Verdict::Drop(DropReason::ConnBusy),
         },
         None => None,
     };
@@ -247,7 +248,7 @@ fn request(mut skb: SkBuff, net: NetRef<'_>, local: bool) -> Verdict {
             // PROXY protocol (proxy_protocol.rs): the header's state.
             if proto == Protocol::Tcp && !crate::proxy_protocol::attach(net, c, &mut skb, info) {
                 c.expire_now();
-                return Verdict::Drop;
+                return Verdict::Drop(DropReason::NoEntry);
             }
             c
         }
@@ -266,7 +267,7 @@ fn request(mut skb: SkBuff, net: NetRef<'_>, local: bool) -> Verdict {
     let timeouts = st.timeouts.get();
     if !conn.packet(Direction::Input, pkt.event, &timeouts) {
         // Expiring under us: let the next packet schedule afresh.
-        return Verdict::Drop;
+        return Verdict::Drop(DropReason::ConnBusy);
     }
     conn.count_inbound(&st.total, pkt.len);
     let one_packet = conn.flags() & conn_flags::ONE_PACKET != 0;
@@ -375,13 +376,13 @@ pub(crate) fn schedule<'a>(
     if !icmp && proto == Protocol::Tcp {
         if let Some(class) = tcp_flags_invalid(info.tcp_flags) {
             st.defence.invalid(class);
-            return Err(Verdict::Drop);
+            return Err(Verdict::Drop(DropReason::TcpFlags));
         }
     }
     if !icmp && !may_schedule(st, proto, info, chunk.flatten()) {
         if proto == Protocol::Tcp {
             st.defence.no_conn();
-            return Err(Verdict::Drop);
+            return Err(Verdict::Drop(DropReason::TcpNoConn));
         }
         return Err(Verdict::Accept);
     }
@@ -409,9 +410,9 @@ pub(crate) fn schedule<'a>(
             if !icmp {
                 skb.icmp_send4(icmp::ICMP_DEST_UNREACH, 3 /* port unreachable */, 0);
             }
-            Err(Verdict::Drop)
+            Err(Verdict::Drop(DropReason::NoDest))
         }
-        Err(Unscheduled::NoMemory) => Err(Verdict::Drop),
+        Err(Unscheduled::NoMemory) => Err(Verdict::Drop(DropReason::NoEntry)),
     }
 }
 
@@ -641,10 +642,10 @@ fn reply(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
     let mode = csum_mode(&skb);
     let hdr_len = (info.l4_off + l4_hdr_len(info)).min(pkt.len);
     let Some(buf) = skb.header_mut(hdr_len) else {
-        return Verdict::Drop;
+        return Verdict::Drop(DropReason::Header);
     };
     if packet::snat_parsed(buf, info, conn.tuple.vaddr, conn.tuple.vport, mode).is_err() {
-        return Verdict::Drop;
+        return Verdict::Drop(DropReason::Header);
     }
     skb.csum_rewritten();
     conn.count_outbound(&st.total, pkt.len);
@@ -690,7 +691,7 @@ fn no_conn_reply(st: &NetState, mut skb: SkBuff, pkt: &Pkt) -> Verdict {
         return Verdict::Accept;
     }
     skb.icmp_send4(icmp::ICMP_DEST_UNREACH, 3 /* port unreachable */, 0);
-    Verdict::Drop
+    Verdict::Drop(DropReason::ReplyNoConn)
 }
 
 /// Length of the transport header fields NAT rewrites (ports, checksum).

@@ -3,12 +3,14 @@
 //! (the table is `ipvs_rs_nf_ops` in the shim).
 //!
 //! Each entry point wraps the raw arguments and hands them to
-//! `dataplane.rs`.
+//! `dataplane.rs`, and counts a drop in the namespace's drop ledger
+//! (`drops.rs`) under the reason the verdict carries.
 
 use crate::dataplane::{self, Verdict};
 use crate::kbind::bindings;
 use crate::kbind::netns::NetRef;
 use crate::kbind::skb::SkBuff;
+use crate::netns::NetState;
 use core::ffi::{c_uint, c_void};
 
 macro_rules! hook {
@@ -33,7 +35,13 @@ macro_rules! hook {
                     NetRef::new(bindings::ipvs_rs_hook_net(state)),
                 )
             };
-            $f(skb, net).raw()
+            let verdict = $f(skb, net);
+            if let Verdict::Drop(why) = verdict {
+                if let Some(st) = NetState::get(net) {
+                    st.drops.count(why);
+                }
+            }
+            verdict.raw()
         }
     };
 }

@@ -25,6 +25,7 @@ use crate::sysctl::Sysctl;
 use crate::xmit;
 use core::sync::atomic::Ordering;
 use ipvs_core::conn::key::{InKey, OutKey};
+use ipvs_core::drops::DropReason;
 use ipvs_core::packet::icmp::{
     icmp_checksum_ok, nat_icmp, parse_icmp_error, tunnel_quote, IcmpError, IcmpNatDir, ICMP_HLEN,
 };
@@ -116,7 +117,7 @@ pub(crate) fn from_server(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
                 .is_none()
                 || !crate::proxy_protocol::quoted_seq(conn, &mut skb, len)
             {
-                return Verdict::Drop;
+                return Verdict::Drop(DropReason::Icmp);
             }
             conn.count_outbound(&st.total, len);
             return xmit::to_server(skb, net, &conn.tuple.caddr, true);
@@ -136,7 +137,7 @@ pub(crate) fn from_server(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
         .is_none()
             || !crate::proxy_protocol::quoted_seq(conn, &mut skb, len))
     {
-        return Verdict::Drop;
+        return Verdict::Drop(DropReason::Icmp);
     }
     conn.count_outbound(&st.total, len);
     Verdict::Accept
@@ -181,7 +182,7 @@ pub(crate) fn from_client(mut skb: SkBuff, net: NetRef<'_>, hook: Hook) -> Verdi
     if conn.fwd == FwdMethod::FullNat {
         // To the real server, from the local address, about its reply.
         let Some(f) = &conn.fnat else {
-            return Verdict::Drop;
+            return Verdict::Drop(DropReason::Icmp);
         };
         if translate(
             &mut skb,
@@ -193,7 +194,7 @@ pub(crate) fn from_client(mut skb: SkBuff, net: NetRef<'_>, hook: Hook) -> Verdi
         .is_none()
             || translate(&mut skb, len, IcmpNatDir::Out, f.laddr.addr, f.lport).is_none()
         {
-            return Verdict::Drop;
+            return Verdict::Drop(DropReason::Icmp);
         }
         return xmit::to_server(skb, net, &conn.tuple.daddr, false);
     }
@@ -210,7 +211,7 @@ pub(crate) fn from_client(mut skb: SkBuff, net: NetRef<'_>, hook: Hook) -> Verdi
     )
     .is_none()
     {
-        return Verdict::Drop;
+        return Verdict::Drop(DropReason::Icmp);
     }
     xmit::to_server(skb, net, &conn.tuple.daddr, hook == Hook::LocalIn)
 }
@@ -257,7 +258,7 @@ fn tunnel_error(
         return Verdict::Accept;
     }
     if !checksum_ok {
-        return Verdict::Drop;
+        return Verdict::Drop(DropReason::Icmp);
     }
     let ipip_off = e.inner.l3_off;
     let ipip_hlen = e.inner.l4_off - e.inner.l3_off;
@@ -266,7 +267,7 @@ fn tunnel_error(
     let mut off = orig.l3_off;
     if let Some(mtu) = e.frag_needed_mtu() {
         if !skb.ipip_update_pmtu(net, ipip_off, ipip_hlen, u32::from(mtu)) {
-            return Verdict::Drop;
+            return Verdict::Drop(DropReason::Icmp);
         }
         off -= ipip_off;
         if !df {

@@ -9,6 +9,7 @@
 //! - `guard.rs`: refuses upstream `ip_vs` while loaded (they share the ABI).
 //! - `netns.rs`: per-namespace state and its netfilter hooks.
 //! - `hooks.rs`: the netfilter hook entry points.
+//! - `drops.rs`: the drop ledger (every dropped packet by reason).
 //! - `genl.rs`: the generic netlink family and its command handlers.
 //! - `services.rs`: the service table the control plane edits.
 //! - `procfs.rs`: `/proc/net/ip_vs*` in upstream's text format.
@@ -22,6 +23,9 @@
     clippy::panic,
     clippy::undocumented_unsafe_blocks
 )]
+// The pin-initialiser of the per-namespace state (`netns.rs`) has more
+// fields than the default macro recursion limit allows.
+#![recursion_limit = "256"]
 
 use kernel::prelude::*;
 
@@ -31,6 +35,7 @@ pub mod kbind;
 mod conn;
 mod dataplane;
 mod defence;
+mod drops;
 mod fnat;
 mod genl;
 mod genl_ext;

@@ -11,6 +11,7 @@
 
 use crate::conn::ConnTable;
 use crate::defence::Defence;
+use crate::drops::Drops;
 use crate::kbind::bindings;
 use crate::kbind::netns::NetRef;
 use crate::kbind::rcu;
@@ -116,6 +117,8 @@ pub(crate) struct NetState {
     pub(crate) sysctl: Sysctls,
     /// TCP flag-attack defence counters.
     pub(crate) defence: Defence,
+    /// The drop ledger: every dropped packet by reason.
+    pub(crate) drops: Drops,
     /// SYNPROXY: cookie secret and namespace counters.
     pub(crate) synproxy: crate::synproxy::NetSynproxy,
     /// FULLNAT replies' routes by client address.
@@ -214,6 +217,7 @@ fn net_init(net: NetRef<'_>) -> Result {
             conns <- conns,
             sysctl: Sysctls::new(),
             defence: Defence::new(),
+            drops: Drops::new(),
             synproxy: crate::synproxy::NetSynproxy::new(),
             client_routes: crate::kbind::route_cache::RouteCache::new(),
             work: Opaque::uninit(),

@@ -52,6 +52,7 @@ fn show(w: &mut SeqWriter, st: &NetState, which: u32) -> fmt::Result {
         bindings::ipvs_rs_proc_file_IPVS_RS_PROC_STATS => procfs::ip_vs_stats(w, &st.total.get()),
         bindings::ipvs_rs_proc_file_IPVS_RS_PROC_EXT => {
             st.defence.show(w)?;
+            st.drops.show(w)?;
             st.synproxy.show(w)?;
             st.conns.show(w)
         }

@@ -32,6 +32,7 @@ use crate::services::SvcRt;
 use crate::synproxy::{self, ConnExt};
 use core::sync::atomic::{AtomicBool, Ordering};
 use ipvs_core::conn::Direction;
+use ipvs_core::drops::DropReason;
 use ipvs_core::errno::{Errno, Error};
 use ipvs_core::packet::icmp::icmp_quoted_tcp_seq;
 use ipvs_core::packet::l4::tcp_flags::{ACK, SYN};
@@ -212,7 +213,7 @@ pub(crate) fn to_server(
 ) -> Result<SkBuff, Verdict> {
     let flags = info.tcp_flags;
     let Some(seg) = synproxy::segment(&mut skb, info) else {
-        return Err(Verdict::Drop);
+        return Err(Verdict::Drop(DropReason::Header));
     };
     let acked = p.acked.load(Ordering::Relaxed);
     match p.stream.client_segment(acked, seg.seq, seg.payload, flags) {
@@ -222,7 +223,7 @@ pub(crate) fn to_server(
         }
         ClientAction::HeaderInstead => {
             send_header(st, net, conn, p, &mut skb, info, adj);
-            return Err(Verdict::Drop);
+            return Err(Verdict::Drop(DropReason::ProxyHeader));
         }
     }
     let moved = TcpAdjust {
@@ -232,7 +233,7 @@ pub(crate) fn to_server(
     if synproxy::adjust(&mut skb, info, &moved, None) {
         Ok(skb)
     } else {
-        Err(Verdict::Drop)
+        Err(Verdict::Drop(DropReason::Header))
     }
 }
 

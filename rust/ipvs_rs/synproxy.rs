@@ -44,6 +44,7 @@ use core::fmt::{self, Write};
 use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 use ipvs_core::addr::Addr;
 use ipvs_core::conn::Direction;
+use ipvs_core::drops::DropReason;
 use ipvs_core::errno::{Errno, Error};
 use ipvs_core::netlink::ext::SynproxyCounters;
 use ipvs_core::packet::l4::tcp_flags::{ACK, FIN, RST, SYN};
@@ -641,23 +642,23 @@ pub(crate) fn no_conn(
     }
     let secret = st.synproxy.secret();
     let Some(hdr) = headers(&mut skb, info) else {
-        return Err(Verdict::Drop);
+        return Err(Verdict::Drop(DropReason::Header));
     };
     let ca = match check_ack(hdr, &secret, minute(), &cfg) {
         Ok(ca) => ca,
         Err(SynProxyError::BadCookie) => {
             count(st, &svc, Count::AckBad);
-            return Err(Verdict::Drop);
+            return Err(Verdict::Drop(DropReason::SynproxyBadAck));
         }
-        Err(_) => return Err(Verdict::Drop),
+        Err(_) => return Err(Verdict::Drop(DropReason::SynproxyBadAck)),
     };
     let Some(first) = segment(&mut skb, info) else {
-        return Err(Verdict::Drop);
+        return Err(Verdict::Drop(DropReason::Header));
     };
     if st.sysctl.on(Sysctl::SynproxyDefer) && first.payload == 0 && flags & FIN == 0 {
         // Defer: no real server until the client sends data (its data
         // segment carries the same cookie).
-        return Err(Verdict::Drop);
+        return Err(Verdict::Drop(DropReason::SynproxyWait));
     }
     Err(open(st, net, &svc, skb, ca, cfg, first))
 }
@@ -673,26 +674,26 @@ fn answer_syn(
 ) -> Verdict {
     let secret = st.synproxy.secret();
     let Some(hdr) = headers(skb, info) else {
-        return Verdict::Drop;
+        return Verdict::Drop(DropReason::Header);
     };
     let mut out = [0u8; SEGMENT_MAX_LEN];
     let Ok(sa) = build_synack(hdr, &mut out, &secret, minute(), ts_clock(), cfg) else {
-        return Verdict::Drop;
+        return Verdict::Drop(DropReason::Header);
     };
     let Some(bytes) = out.get(..sa.len) else {
-        return Verdict::Drop;
+        return Verdict::Drop(DropReason::Header);
     };
     let Some(mut reply) = alloc(bytes) else {
-        return Verdict::Drop;
+        return Verdict::Drop(DropReason::NoEntry);
     };
     let Some(ri) = Route::output4(net, v4(&sa.tuple.saddr), false) else {
         reply.drop_packet();
-        return Verdict::Drop;
+        return Verdict::Drop(DropReason::NoRoute);
     };
     reply.set_route(ri.route);
     reply.send4(net);
     count(st, svc, Count::Cookie);
-    Verdict::Drop
+    Verdict::Drop(DropReason::SynproxySyn)
 }
 
 /// The client's ACK validated: schedule a real server with the SYN the
@@ -767,10 +768,10 @@ pub(crate) fn to_server(
     let adj = match &mut g.phase {
         Phase::Waiting { wait, held, .. } => {
             if info.tcp_flags & SYN != 0 {
-                return Err(Verdict::Drop);
+                return Err(Verdict::Drop(DropReason::SynproxyWait));
             }
             let Some(seg) = segment(&mut skb, info) else {
-                return Err(Verdict::Drop);
+                return Err(Verdict::Drop(DropReason::Header));
             };
             match wait.client_segment(&seg, &limits(st)) {
                 WaitAction::Hold => {
@@ -787,7 +788,7 @@ pub(crate) fn to_server(
                         WaitDrop::StoreFull => count(st, &conn.svc, Count::HeldDrop),
                         WaitDrop::Duplicate => {}
                     }
-                    return Err(Verdict::Drop);
+                    return Err(Verdict::Drop(DropReason::SynproxyWait));
                 }
                 WaitAction::Reset => {
                     // The server saw only our SYN, with the client's own
@@ -811,7 +812,7 @@ pub(crate) fn to_server(
     if adjust(&mut skb, info, &adj, None) {
         Ok(skb)
     } else {
-        Err(Verdict::Drop)
+        Err(Verdict::Drop(DropReason::Header))
     }
 }
 
@@ -848,11 +849,11 @@ pub(crate) fn from_server(
                 };
                 send_to_client(net, &rst);
                 conn.expire_now();
-                return Some(Verdict::Drop);
+                return Some(Verdict::Drop(DropReason::SynproxyServer));
             }
             let s = match headers(skb, info).map(|h| parse_server_synack(h, ca.client_isn)) {
                 Some(Ok(s)) => s,
-                _ => return Some(Verdict::Drop),
+                _ => return Some(Verdict::Drop(DropReason::SynproxyServer)),
             };
             let adj = translation(&ca, &s, &cfg);
             g.adj = Some(adj);
@@ -873,7 +874,7 @@ pub(crate) fn from_server(
                 Some(h) => forward_held(st, net, conn, ext, h.take(), &adj.to_server),
                 None => ack_server(st, net, conn, ext, &server_ack(&ca, &s, BACKEND_TTL)),
             }
-            Some(Verdict::Drop)
+            Some(Verdict::Drop(DropReason::SynproxyServer))
         }
         Phase::Open { ca, server } => {
             if flags & (SYN | ACK) == SYN | ACK {
@@ -881,7 +882,7 @@ pub(crate) fn from_server(
                 let (ca, s) = (*ca, *server);
                 drop(g);
                 ack_server(st, net, conn, ext, &server_ack(&ca, &s, BACKEND_TTL));
-                return Some(Verdict::Drop);
+                return Some(Verdict::Drop(DropReason::SynproxyServer));
             }
             let adj = g.adj.map_or(TcpAdjust::default(), |a| a.to_client);
             drop(g);
@@ -908,7 +909,7 @@ fn from_server_adjust(
         Some(p) => pp::from_server(skb, info, p, adj),
         None => adjust(skb, info, adj, None),
     };
-    (!ok).then_some(Verdict::Drop)
+    (!ok).then_some(Verdict::Drop(DropReason::Header))
 }
 
 /// Sends `seg`, our ACK completing the server's handshake (in the

@@ -13,6 +13,7 @@ use crate::netns::NetState;
 use crate::sysctl::Sysctl;
 use core::sync::atomic::Ordering;
 use ipvs_core::addr::Addr;
+use ipvs_core::drops::DropReason;
 use ipvs_core::packet::toa_write::{self, ToaSkip};
 use ipvs_core::packet::{self, icmp, ipv4::Ttl, mss, tunnel, CsumMode, PacketInfo};
 use ipvs_core::service::{FwdMethod, Protocol};
@@ -71,12 +72,16 @@ fn route(
 ) -> Result<Option<(Rt, [u8; 4], u32)>, Verdict> {
     let (rt, local, mtu, saddr) = match via {
         Via::Dest(c) => {
-            let r = c.get(net, v4(nexthop), known_nh).ok_or(Verdict::Drop)?;
+            let r = c
+                .get(net, v4(nexthop), known_nh)
+                .ok_or(Verdict::Drop(DropReason::NoRoute))?;
             let (local, mtu, saddr) = (r.local, r.mtu, r.saddr);
             (Rt::Cached(r), local, mtu, saddr)
         }
         Via::Client(c) => {
-            let (r, local, mtu, saddr) = c.get(net, v4(nexthop)).ok_or(Verdict::Drop)?;
+            let (r, local, mtu, saddr) = c
+                .get(net, v4(nexthop))
+                .ok_or(Verdict::Drop(DropReason::NoRoute))?;
             let rt = match r {
                 ClientRoute::Cached(r) => Rt::Cached(r),
                 ClientRoute::Owned(r) => Rt::Owned(r),
@@ -89,7 +94,8 @@ fn route(
                 local,
                 mtu,
                 saddr,
-            } = Route::output4(net, v4(nexthop), known_nh).ok_or(Verdict::Drop)?;
+            } = Route::output4(net, v4(nexthop), known_nh)
+                .ok_or(Verdict::Drop(DropReason::NoRoute))?;
             (Rt::Owned(route), local, mtu, saddr)
         }
     };
@@ -98,20 +104,20 @@ fn route(
     }
     let hdr = skb
         .header_mut(packet::ipv4::IPV4_MIN_HLEN)
-        .ok_or(Verdict::Drop)?;
+        .ok_or(Verdict::Drop(DropReason::Header))?;
     let df = packet::ipv4::dont_fragment(hdr);
     match packet::ipv4::decrement_ttl(hdr) {
         Ok(Ttl::Decremented(_)) => {}
         Ok(Ttl::Expired) => {
             skb.icmp_send4(ICMP_TIME_EXCEEDED, 0, 0);
-            return Err(Verdict::Drop);
+            return Err(Verdict::Drop(DropReason::TtlExpired));
         }
-        Err(_) => return Err(Verdict::Drop),
+        Err(_) => return Err(Verdict::Drop(DropReason::Header)),
     }
     let mtu = mtu.saturating_sub(overhead);
     if pmtu_disc && df && skb.exceeds_mtu(mtu) {
         skb.icmp_send4(icmp::ICMP_DEST_UNREACH, icmp::ICMP_FRAG_NEEDED, mtu.to_be());
-        return Err(Verdict::Drop);
+        return Err(Verdict::Drop(DropReason::FragNeeded));
     }
     Ok(Some((rt, saddr, mtu)))
 }
@@ -122,7 +128,7 @@ pub(crate) fn to_server(mut skb: SkBuff, net: NetRef<'_>, daddr: &Addr, local_ok
     match route(&mut skb, net, daddr, false, 0, true, Via::Lookup) {
         Ok(Some((rt, _, _))) => send(skb, net, rt),
         Ok(None) if local_ok => Verdict::Accept,
-        Ok(None) => Verdict::Drop,
+        Ok(None) => Verdict::Drop(DropReason::NoRoute),
         Err(v) => v,
     }
 }
@@ -144,10 +150,10 @@ fn nat(mut skb: SkBuff, net: NetRef<'_>, conn: &Conn, info: &PacketInfo) -> Verd
     let mode = csum_mode(&skb);
     let hdr_len = (info.l4_off + l4_hdr_len(info)).min(skb.len());
     let Some(buf) = skb.header_mut(hdr_len) else {
-        return Verdict::Drop;
+        return Verdict::Drop(DropReason::Header);
     };
     if packet::dnat_parsed(buf, info, conn.tuple.daddr, conn.tuple.dport, mode).is_err() {
-        return Verdict::Drop;
+        return Verdict::Drop(DropReason::Header);
     }
     skb.csum_rewritten();
     match route(
@@ -200,7 +206,7 @@ fn tun(mut skb: SkBuff, net: NetRef<'_>, conn: &Conn) -> Verdict {
     };
     let inner_len = skb.len();
     let Some(inner) = skb.header(packet::ipv4::IPV4_MIN_HLEN) else {
-        return Verdict::Drop;
+        return Verdict::Drop(DropReason::Header);
     };
     let Ok(outer) = tunnel::ipip_header(
         inner,
@@ -218,11 +224,11 @@ fn tun(mut skb: SkBuff, net: NetRef<'_>, conn: &Conn) -> Verdict {
         },
         pmtu_disc,
     ) else {
-        return Verdict::Drop;
+        return Verdict::Drop(DropReason::Header);
     };
     set_rt(&mut skb, rt);
     let Some(hdr) = skb.push_outer(tunnel::IPIP_HLEN) else {
-        return Verdict::Drop;
+        return Verdict::Drop(DropReason::Header);
     };
     hdr.copy_from_slice(&outer);
     skb.send4(net);
@@ -233,19 +239,19 @@ fn tun(mut skb: SkBuff, net: NetRef<'_>, conn: &Conn) -> Verdict {
 /// `LIP:lport -> RIP:rport`, routed to the real server.
 fn fnat_request(mut skb: SkBuff, net: NetRef<'_>, conn: &Conn, info: &PacketInfo) -> Verdict {
     let Some(f) = &conn.fnat else {
-        return Verdict::Drop;
+        return Verdict::Drop(DropReason::NoEntry);
     };
     let mode = csum_mode(&skb);
     let hdr_len = (info.l4_off + l4_hdr_len(info)).min(skb.len());
     let Some(buf) = skb.header_mut(hdr_len) else {
-        return Verdict::Drop;
+        return Verdict::Drop(DropReason::Header);
     };
     // The source fields `info` names are still the packet's after the
     // destination rewrite.
     if packet::dnat_parsed(buf, info, conn.tuple.daddr, conn.tuple.dport, mode).is_err()
         || packet::snat_parsed(buf, info, f.laddr.addr, f.lport, mode).is_err()
     {
-        return Verdict::Drop;
+        return Verdict::Drop(DropReason::Header);
     }
     skb.csum_rewritten();
     let (rt, mtu) = match route(
@@ -259,7 +265,7 @@ fn fnat_request(mut skb: SkBuff, net: NetRef<'_>, conn: &Conn, info: &PacketInfo
     ) {
         Ok(Some((rt, _, mtu))) => (rt, mtu),
         // A real server on the director itself is not a FULLNAT target.
-        Ok(None) => return Verdict::Drop,
+        Ok(None) => return Verdict::Drop(DropReason::NoRoute),
         Err(v) => return v,
     };
     if conn.proto == Protocol::Tcp && conn.svc.toa_on() {
@@ -328,12 +334,12 @@ pub(crate) fn fnat_reply(
     let mode = csum_mode(&skb);
     let hdr_len = (info.l4_off + l4_hdr_len(info)).min(pkt.len);
     let Some(buf) = skb.header_mut(hdr_len) else {
-        return Verdict::Drop;
+        return Verdict::Drop(DropReason::Header);
     };
     if packet::snat_parsed(buf, info, conn.tuple.vaddr, conn.tuple.vport, mode).is_err()
         || packet::dnat_parsed(buf, info, conn.tuple.caddr, conn.tuple.cport, mode).is_err()
     {
-        return Verdict::Drop;
+        return Verdict::Drop(DropReason::Header);
     }
     skb.csum_rewritten();
     // With TOA, the server's SYN-ACK announces 8 bytes less MSS, so the

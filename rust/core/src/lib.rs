@@ -18,6 +18,7 @@ pub mod addr;
 pub mod config;
 pub mod conn;
 pub mod control;
+pub mod drops;
 pub mod errno;
 pub mod estimator;
 pub mod fnat_ports;
