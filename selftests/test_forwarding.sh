@@ -108,12 +108,15 @@ check_eq "fwmark service: rr spreads 3 connections" "rs1=1 rs2=1 rs3=1 " "$(who 
 dir ipvsadm -D -f 42
 dir nft delete table ip lvsmark
 
-# --- Expiry: with a 2 s UDP timeout an idle flow disappears.
-dir ipvsadm --set 0 0 2
+# --- Expiry: with a short UDP timeout (3 s, scaled on slow kernels: it
+# must outlast socat's own scaled -T) an idle flow disappears.
+udp_to=$(scaled 3)
+udp_to=${udp_to%.*}
+dir ipvsadm --set 0 0 "$udp_to"
 before=$(dir grep -c '^UDP' /proc/net/ip_vs_conn)
 echo q | timeout 10 ip netns exec "$client" socat -T 1 -t 1 - UDP:$VIP:53 >/dev/null
 check_eq "a new UDP flow is listed" $((before + 1)) "$(dir grep -c '^UDP' /proc/net/ip_vs_conn)"
-check "the idle UDP flow expires after 2 s" wait_for 10 bash -c "[ \$(ip netns exec $director grep -c '^UDP' /proc/net/ip_vs_conn) -le $before ]"
+check "the idle UDP flow expires after $udp_to s" wait_for 10 bash -c "[ \$(ip netns exec $director grep -c '^UDP' /proc/net/ip_vs_conn) -le $before ]"
 dir ipvsadm --set 0 0 300
 
 # --- DR: the real servers own the VIP (on lo, not answering ARP) and
