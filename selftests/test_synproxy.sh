@@ -146,6 +146,33 @@ fi
 check "TOA written on SYNPROXY+FULLNAT connections" bash -c \
 	"ip netns exec $director ipvsctl --json stats | python3 -c 'import json,sys; s=[x for x in json.load(sys.stdin)[\"services\"] if x[\"port\"]==86][0]; sys.exit(s[\"ext_stats\"][\"toa_written\"] < 1)'"
 
+# --- the client's handshake ACK lost: our SYN-ACK's zero window leaves
+# the client probing it (pure ACKs at seq = ISN); the probe must open the
+# connection, or the client would wait for minutes.
+lost_ack() { # lost_ack PORT: drops the client's next pure ACK to PORT once
+	cli nft -f - <<-EOF
+	table ip lostack
+	flush table ip lostack
+	table ip lostack {
+		chain out {
+			type filter hook output priority 0;
+			ip daddr $VIP tcp dport $1 tcp flags == ack limit rate 1/hour burst 1 packets counter drop
+		}
+	}
+	EOF
+}
+lost_acks() { cli nft list table ip lostack | grep -o 'packets [0-9]*' | awk '{s += $2} END {print s + 0}'; }
+valid0=$(stat synproxy_ack_valid)
+lost_ack 80
+check_match "handshake ACK lost (NAT): the probe opens the connection" '^rs[12]$' "$(get $VIP:80)"
+check_eq "the handshake ACK was dropped (NAT)" 1 "$(lost_acks)"
+lost_ack 86
+check_eq "handshake ACK lost (FULLNAT), then data: echoed" hi \
+	"$(echo hi | timeout 20 ip netns exec "$client" socat -T 10 -t 10 - TCP:$VIP:86)"
+check_eq "the handshake ACK was dropped (FULLNAT)" 1 "$(lost_acks)"
+check_eq "two ACKs validated" $((valid0 + 2)) "$(stat synproxy_ack_valid)"
+cli nft delete table ip lostack
+
 # --- forged cookies.
 bad0=$(stat synproxy_ack_bad)
 conns0=$(conns 80)

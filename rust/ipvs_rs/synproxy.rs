@@ -652,6 +652,17 @@ pub(crate) fn no_conn(
         }
         Err(_) => return Err(Verdict::Drop(DropReason::SynproxyBadAck)),
     };
+    // A zero-window probe after a lost handshake ACK: from here on it is
+    // that ACK (seq + 1), held and handed to the server like one.
+    if ca.probe {
+        let one_more = TcpAdjust {
+            seq: 1,
+            ..TcpAdjust::default()
+        };
+        if !adjust(&mut skb, info, &one_more, None) {
+            return Err(Verdict::Drop(DropReason::Header));
+        }
+    }
     let Some(first) = segment(&mut skb, info) else {
         return Err(Verdict::Drop(DropReason::Header));
     };

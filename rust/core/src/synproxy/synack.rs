@@ -364,6 +364,8 @@ struct Parsed {
     window: u16,
     /// Options.
     opts: SynOptions,
+    /// Payload bytes (from the IP total length).
+    payload: usize,
 }
 
 /// Parses an unfragmented TCP packet whose headers (options included) are
@@ -388,6 +390,7 @@ fn parse(pkt: &[u8]) -> Result<Parsed, PacketError> {
         flags: th.flags,
         window: rd16(tcp, 14).ok_or(t)?,
         opts: parse_syn_options(tcp),
+        payload: usize::from(th.ip.total_len).saturating_sub(l4 + th.hlen),
     })
 }
 
@@ -497,12 +500,19 @@ pub struct ClientAck {
     pub window: u16,
     /// Its flags (FIN and PSH may be set; the packet may carry data).
     pub flags: u8,
+    /// It is a zero-window probe (`seq` = ISN, no data): the handshake ACK
+    /// was lost, and our SYN-ACK's zero window keeps the client probing
+    /// with this until a window opens. The glue turns it into the lost
+    /// ACK (`seq` + 1) before using it.
+    pub probe: bool,
 }
 
 /// Validates a client's ACK (`ack`, from its IPv4 header, with the whole
 /// TCP header): the third packet of the handshake, or, if that was lost,
 /// any later segment of the client before the connection exists (all carry
-/// `seq` = ISN + 1 and `ack_seq` = cookie + 1).
+/// `seq` = ISN + 1 and `ack_seq` = cookie + 1), or the zero-window probes
+/// a client sends after losing it (a pure ACK with `seq` = ISN; see
+/// [`ClientAck::probe`]).
 ///
 /// Checks: ACK set, SYN and RST clear ([`SynProxyError::NotAck`]); the
 /// cookie ([`cookie_check`] with `client_isn = seq - 1`, `cookie = ack_seq
@@ -523,10 +533,17 @@ pub fn check_ack(
     if p.flags & (tcp_flags::ACK | tcp_flags::SYN | tcp_flags::RST) != tcp_flags::ACK {
         return Err(SynProxyError::NotAck);
     }
-    let client_isn = p.seq.wrapping_sub(1);
     let cookie = p.ack_seq.wrapping_sub(1);
-    let o = cookie_check(secret, &p.tuple, client_isn, cookie, now_minute)
-        .ok_or(SynProxyError::BadCookie)?;
+    let check = |isn| cookie_check(secret, &p.tuple, isn, cookie, now_minute);
+    // A pure ACK one below the expected sequence number is the client's
+    // zero-window probe after its handshake ACK was lost: without taking
+    // it the client would probe for minutes and never be served.
+    let is_pure_ack = p.payload == 0 && p.flags & tcp_flags::FIN == 0;
+    let (client_isn, o, probe) = match check(p.seq.wrapping_sub(1)) {
+        Some(o) => (p.seq.wrapping_sub(1), o, false),
+        None if is_pure_ack => (p.seq, check(p.seq).ok_or(SynProxyError::BadCookie)?, true),
+        None => return Err(SynProxyError::BadCookie),
+    };
     let opts = if p.opts.has_ts && cfg.timestamps {
         let full = o.with_ts_echo(p.opts.tsecr);
         CookieOpts {
@@ -547,6 +564,7 @@ pub fn check_ack(
         tsecr: p.opts.tsecr,
         window: p.window,
         flags: p.flags,
+        probe,
     })
 }
 
@@ -1121,6 +1139,47 @@ mod tests {
         let a = check_ack(&ack, &secret(), 100, &off).unwrap();
         assert!(!a.opts.sack_ok);
         assert_eq!(a.opts.wscale, Some(7));
+    }
+
+    /// A client whose handshake ACK was lost probes our zero window with a
+    /// pure ACK at `seq` = ISN: taken, marked as a probe, same ISN. With
+    /// data or FIN at that sequence number it is not a probe (refused),
+    /// nor is a probe with a bad cookie.
+    #[test]
+    fn zero_window_probe_validates() {
+        let cfg = SynProxyConfig::default();
+        let mut out = [0u8; SEGMENT_MAX_LEN];
+        let r = build_synack(&SYN, &mut out, &secret(), 100, 0x1000, &cfg).unwrap();
+        let tsecr = be32(&out, 48);
+        let ack = check_ack(&client_ack_pkt(&r, tsecr, b""), &secret(), 100, &cfg).unwrap();
+        assert!(!ack.probe);
+        let with_seq = |payload: &[u8], flags: Option<u8>, delta: u32| {
+            let mut p = client_ack_pkt(&r, tsecr, payload);
+            let seq = be32(&p, 24).wrapping_sub(delta);
+            p[24..28].copy_from_slice(&seq.to_be_bytes());
+            if let Some(f) = flags {
+                p[33] = f;
+            }
+            crate::packet::l4::fill_l4_checksum(&mut p).unwrap();
+            p
+        };
+        let probe = check_ack(&with_seq(b"", None, 1), &secret(), 100, &cfg).unwrap();
+        assert!(probe.probe);
+        assert_eq!(probe.client_isn, ack.client_isn);
+        assert_eq!((probe.cookie, probe.opts), (ack.cookie, ack.opts));
+        assert_eq!(
+            check_ack(&with_seq(b"x", None, 1), &secret(), 100, &cfg),
+            Err(SynProxyError::BadCookie)
+        );
+        let fin = Some(tcp_flags::FIN | tcp_flags::ACK);
+        assert_eq!(
+            check_ack(&with_seq(b"", fin, 1), &secret(), 100, &cfg),
+            Err(SynProxyError::BadCookie)
+        );
+        assert_eq!(
+            check_ack(&with_seq(b"", None, 2), &secret(), 100, &cfg),
+            Err(SynProxyError::BadCookie)
+        );
     }
 
     /// A server's SYN-ACK to `syn` (a backend_syn built packet).
