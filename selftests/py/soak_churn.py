@@ -124,24 +124,26 @@ class Churn:
         summary["events"][kind] = summary["events"].get(kind, 0) + 1
         log(f"{kind} {svc.name}: {what}")
 
-    def verify(self, svc):
-        out = run("ipvsadm", "-L", "-n", svc.pflag(), svc.vs())
+    def verify(self, svc=None):
+        """Compares the listing of svc (or of every service) with the model."""
+        out = run("ipvsadm", "-L", "-n", *((svc.pflag(), svc.vs()) if svc else ()))
         if out is None:
             return
-        sched = None
-        got = {}
+        shown = {}  # (proto, VIP:PORT) -> [sched, {rip: weight}]
+        cur = None
         for line in out.splitlines():
             f = line.split()
             if f and f[0] in ("TCP", "UDP"):
-                sched = f[2]
-            elif f and f[0] == "->" and f[1][0].isdigit():
-                ip = f[1].rsplit(":", 1)[0]
-                got[ip] = int(f[3])
-        want = {self.rs[n]["ip"]: w for n, w in svc.members.items()}
-        if sched != svc.sched or got != want:
-            m = f"{now():.2f} {svc.name}: ipvsadm shows {sched} {got}, expected {svc.sched} {want}"
-            summary["mismatches"].append(m)
-            log(f"MISMATCH {m}")
+                cur = shown.setdefault((f[0].lower(), f[1]), [f[2], {}])
+            elif cur and f and f[0] == "->" and f[1][0].isdigit():
+                cur[1][f[1].rsplit(":", 1)[0]] = int(f[3])
+        for s in [svc] if svc else self.svcs:
+            sched, got = shown.get((s.proto, s.vs()), [None, {}])
+            want = {self.rs[n]["ip"]: w for n, w in s.members.items()}
+            if sched != s.sched or got != want:
+                m = f"{now():.2f} {s.name}: ipvsadm shows {sched} {got}, expected {s.sched} {want}"
+                summary["mismatches"].append(m)
+                log(f"MISMATCH {m}")
 
     # --- the changes -----------------------------------------------------
 
@@ -153,7 +155,7 @@ class Churn:
                 if self.dest_cmd(svc, "-a", rs, w):
                     svc.members[rs] = w
             self.event("setup", svc, " ".join(f"{k}={v}" for k, v in sorted(svc.members.items())))
-            self.verify(svc)
+        self.verify()
 
     def weight(self, rng, svc):
         cands = [n for n in svc.members if n not in svc.retiring]
@@ -314,7 +316,7 @@ def main():
                 c.readd(svc)
     for svc in c.svcs:
         c.readd(svc, force=True)
-        c.verify(svc)
+    c.verify()
     summary["seed"] = seed
     summary["secs"] = round(now() - start, 1)
     summary["total"] = sum(v for k, v in summary["events"].items() if k != "setup")
