@@ -71,9 +71,13 @@ demo: build
 	scripts/vm-exec.sh scripts/demo.sh
 
 # The long versions of the hardening tests: the control-plane fuzzer with
-# FUZZ_MSGS (100,000) privileged requests (selftests/test_genl_fuzz.sh).
+# FUZZ_MSGS (100,000) privileged requests (selftests/test_genl_fuzz.sh),
+# then SOAK_SECS (600) seconds of traffic with configuration churn
+# (selftests/test_soak.sh; SOAK_SEED repeats a run).
 soak: build
-	scripts/vm-exec.sh "FUZZ_MSGS=$(or $(FUZZ_MSGS),100000) SELFTEST_TIMEOUT=7200 selftests/run.sh test_genl_fuzz.sh"
+	scripts/vm-exec.sh "FUZZ_MSGS=$(or $(FUZZ_MSGS),100000) SOAK_SECS=$(or $(SOAK_SECS),600) \
+		$(if $(SOAK_SEED),SOAK_SEED=$(SOAK_SEED)) SELFTEST_TIMEOUT=7200 \
+		selftests/run.sh test_genl_fuzz.sh test_soak.sh"
 
 # ipvs_rs against upstream ip_vs in one VM boot; writes bench/RESULTS.md
 # (Documentation/bench.rst). Builds tools/connbench. Not a test.

@@ -124,8 +124,7 @@ dir ipvsadm --set 0 0 300
 topo_direct_return
 for i in $(seq $N); do
 	ns=${RS_NS[$((i - 1))]}
-	ip -n "$ns" addr add $VIP/32 dev lo
-	ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2
+	rs_vip_dr "$ns" $VIP
 	# UDP answers must come from the VIP: a server bound to it (preferred
 	# over the wildcard one for packets to the VIP).
 	bg ip netns exec "$ns" socat -t 5 UDP-LISTEN:53,bind=$VIP,fork,reuseaddr SYSTEM:"echo rs$i"
@@ -138,10 +137,7 @@ for ns in "${RS_NS[@]}"; do
 	# The VIP moves from lo to the tunnel device (same address: the bound
 	# UDP servers keep working).
 	ip -n "$ns" addr del $VIP/32 dev lo
-	ip -n "$ns" link add tunl0 type ipip 2>/dev/null || true
-	ip -n "$ns" link set tunl0 up
-	ip -n "$ns" addr add $VIP/32 dev tunl0
-	ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.tunl0.rp_filter=0
+	rs_vip_tun "$ns" $VIP
 done
 run_method TUN -i
 

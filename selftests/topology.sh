@@ -51,21 +51,41 @@ topo_lvs() {
 	done
 }
 
-# topo_direct_return: for DR and TUN, where real servers answer clients
-# directly, not through the director: put the client on the real servers'
-# segment too (10.0.2.2) and give each real server a route to it there.
-# (Through the director the answers, sourced from the VIP, a local address
-# of the director, would be dropped as martians.)
+# topo_direct_return [ADDR]: for DR and TUN, where real servers answer
+# clients directly, not through the director: put the client on the real
+# servers' segment too (10.0.2.2) and give each real server a route to it
+# there. (Through the director the answers, sourced from the VIP, a local
+# address of the director, would be dropped as martians.) The answers to
+# the client address ADDR take that way (default $CLIENT_IP; another
+# address is added to the client's c0, so NAT answers to $CLIENT_IP can
+# still go back through the director).
 CLIENT_LAN_IP=10.0.2.2
 topo_direct_return() {
-	local ns
+	local ns addr=${1:-$CLIENT_IP}
 	ip link add c1 netns "$client" type veth peer name rc netns "$director"
 	ip -n "$director" link set rc master br0 up
 	ip -n "$client" addr add "$CLIENT_LAN_IP/24" dev c1
 	ip -n "$client" link set c1 up
+	[ "$addr" = "$CLIENT_IP" ] || ip -n "$client" addr add "$addr/24" dev c0
 	ip netns exec "$client" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.c1.rp_filter=0 \
 		net.ipv4.conf.c0.rp_filter=0
 	for ns in "${RS_NS[@]}"; do
-		ip -n "$ns" route add "$CLIENT_IP/32" via "$CLIENT_LAN_IP"
+		ip -n "$ns" route add "$addr/32" via "$CLIENT_LAN_IP"
 	done
+}
+
+# rs_vip_dr NS VIP: the real server in NS accepts DR packets for VIP: the
+# VIP on lo, not answered in ARP.
+rs_vip_dr() {
+	ip -n "$1" addr add "$2/32" dev lo
+	ip netns exec "$1" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2
+}
+
+# rs_vip_tun NS VIP: the real server in NS decapsulates TUN (IPIP)
+# packets for VIP: the VIP on tunl0, no reverse-path filter.
+rs_vip_tun() {
+	ip -n "$1" link add tunl0 type ipip 2>/dev/null || true
+	ip -n "$1" link set tunl0 up
+	ip -n "$1" addr add "$2/32" dev tunl0
+	ip netns exec "$1" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.tunl0.rp_filter=0
 }
