@@ -34,6 +34,7 @@ use ipvs_core::config::Timeouts;
 use ipvs_core::conn::key::{bucket, conn_hashkey, ConnTuple, InKey, OutKey};
 use ipvs_core::conn::proto::{transition, ConnState, Event};
 use ipvs_core::conn::tcp::TcpTable;
+use ipvs_core::conn::udp;
 use ipvs_core::conn::{flags, Direction};
 use ipvs_core::service::{FwdMethod, Protocol};
 use kernel::alloc::KVVec;
@@ -273,6 +274,16 @@ impl Conn {
     /// the connection is expiring (the packet should not use it).
     pub(crate) fn packet(&self, dir: Direction, event: Option<Event>, timeouts: &Timeouts) -> bool {
         let mut cur = self.packed.load(Ordering::Acquire);
+        // UDP, the common case decided without the state machine: live,
+        // in its one state (0) and a datagram that changes no flag
+        // (`udp::unchanged`): only the deadline moves, as below.
+        if self.proto == Protocol::Udp
+            && cur & (DEAD | EXPIRING | 0xffff) == 0
+            && udp::unchanged(unpack(cur).1, dir)
+        {
+            self.rearm(timeouts.udp);
+            return true;
+        }
         loop {
             if cur & (DEAD | EXPIRING) != 0 {
                 return false;

@@ -283,6 +283,11 @@ fn request(mut skb: SkBuff, net: NetRef<'_>, local: bool) -> Verdict {
 /// (`conn_reuse_mode`), connections of removed real servers drop or
 /// expire (`expire_nodest_conn`).
 fn existing(st: &NetState, c: &Conn, pkt: &Pkt) -> Existing {
+    // UDP never opens a connection on an existing one (`is_new_conn`):
+    // only a removed real server changes anything.
+    if c.proto == Protocol::Udp && c.dest.available.load(Ordering::Acquire) {
+        return Existing::Use;
+    }
     let (state, flags) = c.state();
     // A TCP connection that has not seen its first packet yet is still
     // being set up on another CPU (its SYNPROXY or PROXY protocol state
