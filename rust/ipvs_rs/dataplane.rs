@@ -92,12 +92,39 @@ enum Look {
     Pkt(Pkt),
 }
 
-/// Pulls and parses the headers once.
+/// Pulls and parses the headers once. The director's own packets (already
+/// handled, `ipvs_property`) are `Other`: every hook lets them pass.
+///
+/// Inlined into its callers: the parse lands in the caller's `Pkt`
+/// without copies.
+#[inline(always)]
 fn look(skb: &mut SkBuff) -> Look {
-    let len = skb.len();
-    let Some(buf) = skb.header(len.min(HEADERS)) else {
+    let Some((buf, len)) = skb.first_look(HEADERS) else {
         return Look::Other;
     };
+    // The common case first: a whole TCP, UDP or SCTP packet.
+    let info = match packet::parse_packet(buf) {
+        Ok(info) if info.has_ports && info.fragment == Fragment::None => info,
+        _ => return classify(buf),
+    };
+    let Some(proto) = info.protocol() else {
+        return classify(buf);
+    };
+    let l4 = buf.get(info.l4_off..).unwrap_or(&[]);
+    Look::Pkt(Pkt {
+        info,
+        proto,
+        event: Event::parse(proto, l4),
+        chunk: l4.get(packet::l4::SCTP_HLEN).copied(),
+        len,
+    })
+}
+
+/// What [`look`] says of a packet that is not a whole TCP, UDP or SCTP
+/// packet with valid headers (`parse_packet` failed, a fragment, another
+/// protocol).
+#[cold]
+fn classify(buf: &[u8]) -> Look {
     let (Some(&vihl), Some(&proto), Some(&f0), Some(&f1)) =
         (buf.first(), buf.get(9), buf.get(6), buf.get(7))
     else {
@@ -107,32 +134,7 @@ fn look(skb: &mut SkBuff) -> Look {
         return Look::Other;
     }
     let fragment = u16::from_be_bytes([f0, f1]) & 0x3fff != 0;
-    let ip = Look::Ip { proto, fragment };
-    if fragment
-        || !matches!(
-            proto,
-            packet::IPPROTO_TCP | packet::IPPROTO_UDP | packet::IPPROTO_SCTP
-        )
-    {
-        return ip;
-    }
-    let Ok(info) = packet::parse_packet(buf) else {
-        return ip;
-    };
-    let Some(proto) = info.protocol() else {
-        return ip;
-    };
-    if !info.has_ports || info.fragment != Fragment::None {
-        return ip;
-    }
-    let l4 = buf.get(info.l4_off..).unwrap_or(&[]);
-    Look::Pkt(Pkt {
-        info,
-        proto,
-        event: Event::parse(proto, l4),
-        chunk: l4.get(packet::l4::SCTP_HLEN).copied(),
-        len,
-    })
+    Look::Ip { proto, fragment }
 }
 
 /// The transport header on of a packet parsed as `info` (as far as
@@ -185,10 +187,7 @@ pub(crate) fn local_request(skb: SkBuff, net: NetRef<'_>) -> Verdict {
 
 /// Requests to a virtual service (`ip_vs_in_hook`).
 fn request(mut skb: SkBuff, net: NetRef<'_>, local: bool) -> Verdict {
-    // Our own packets (sent through LOCAL_OUT) first, before any parsing.
-    if skb.is_ipvs_property() {
-        return Verdict::Accept;
-    }
+    // Our own packets (sent through LOCAL_OUT) are `Other` at once.
     let pkt = match look(&mut skb) {
         Look::Pkt(p) => p,
         Look::Ip {
@@ -564,10 +563,7 @@ pub(crate) fn forward_reply(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
 /// Replies from real servers (NAT and FULLNAT connections), at FORWARD
 /// and LOCAL_IN.
 fn reply(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
-    // Packets the director sent itself are final.
-    if skb.is_ipvs_property() {
-        return Verdict::Accept;
-    }
+    // Packets the director sent itself are final (`Other`).
     let mut first = look(&mut skb);
     if let Look::Ip {
         proto:

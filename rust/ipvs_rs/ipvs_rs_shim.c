@@ -314,6 +314,26 @@ unsigned char *ipvs_rs_skb_header(struct sk_buff *skb, unsigned int len,
 	return skb_network_header(skb);
 }
 
+/*
+ * A hook's first look at a packet, in one call: NULL for the director's own
+ * packets (ipvs_property) and when the headers cannot be pulled; otherwise
+ * the network header with min(max, *len) bytes linear, where *len is the
+ * length from the network header on.
+ */
+unsigned char *ipvs_rs_skb_look(struct sk_buff *skb, unsigned int max,
+				unsigned int *len)
+{
+	unsigned int n;
+
+	if (skb->ipvs_property)
+		return NULL;
+	n = skb->len - skb_network_offset(skb);
+	*len = n;
+	if (!pskb_may_pull(skb, min(n, max)))
+		return NULL;
+	return skb_network_header(skb);
+}
+
 /* Bytes from the network header to the end of the packet. */
 unsigned int ipvs_rs_skb_len(const struct sk_buff *skb)
 {

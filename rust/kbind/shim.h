@@ -71,6 +71,8 @@ struct timer_list;
 unsigned char *ipvs_rs_skb_header(struct sk_buff *skb, unsigned int len,
 				  bool writable);
 unsigned int ipvs_rs_skb_len(const struct sk_buff *skb);
+unsigned char *ipvs_rs_skb_look(struct sk_buff *skb, unsigned int max,
+				unsigned int *len);
 u8 ipvs_rs_skb_ip_summed(const struct sk_buff *skb);
 u32 ipvs_rs_skb_mark(const struct sk_buff *skb);
 bool ipvs_rs_skb_ipvs_property(const struct sk_buff *skb);

@@ -50,6 +50,28 @@ impl SkBuff {
         }
     }
 
+    /// A hook's first look, in one call: `None` for the director's own
+    /// packets ([`Self::is_ipvs_property`]) and when the headers cannot be
+    /// pulled; otherwise the first `min(max, len)` bytes from the network
+    /// header (linear) and `len`, the bytes from the network header on
+    /// ([`Self::len`]).
+    pub fn first_look(&mut self, max: usize) -> Option<(&[u8], usize)> {
+        let max = u32::try_from(max).ok()?;
+        let mut len = 0u32;
+        // SAFETY: the skb is valid; on success the shim guarantees
+        // `min(max, len)` linear bytes at the returned pointer, which stay
+        // valid until the skb is modified, i.e. while `self` is borrowed.
+        unsafe {
+            let p = bindings::ipvs_rs_skb_look(self.ptr, max, &mut len);
+            (!p.is_null()).then(|| {
+                (
+                    core::slice::from_raw_parts(p.cast_const(), len.min(max) as usize),
+                    len as usize,
+                )
+            })
+        }
+    }
+
     /// Like [`Self::header`], writable (unshared first if cloned).
     pub fn header_mut(&mut self, len: usize) -> Option<&mut [u8]> {
         let n = u32::try_from(len).ok()?;
