@@ -60,7 +60,12 @@ impl Verdict {
 }
 
 pub(crate) fn csum_mode(skb: &SkBuff) -> CsumMode {
-    if skb.ip_summed() == CHECKSUM_PARTIAL {
+    csum_mode_of(skb.ip_summed())
+}
+
+/// The checksum mode of an skb whose `ip_summed` is `summed`.
+pub(crate) fn csum_mode_of(summed: u8) -> CsumMode {
+    if summed == CHECKSUM_PARTIAL {
         CsumMode::Partial
     } else {
         CsumMode::Full
@@ -640,15 +645,13 @@ fn reply(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
     }
     let timeouts = st.timeouts.get();
     conn.packet(Direction::Output, pkt.event, &timeouts);
-    let mode = csum_mode(&skb);
-    let hdr_len = (info.l4_off + l4_hdr_len(info)).min(pkt.len);
-    let Some(buf) = skb.header_mut(hdr_len) else {
+    let Some((buf, summed)) = skb.rewrite_header(info.l4_off + l4_hdr_len(info)) else {
         return Verdict::Drop(DropReason::Header);
     };
+    let mode = csum_mode_of(summed);
     if packet::snat_parsed(buf, info, conn.tuple.vaddr, conn.tuple.vport, mode).is_err() {
         return Verdict::Drop(DropReason::Header);
     }
-    skb.csum_rewritten();
     conn.count_outbound(&st.total, pkt.len);
     Verdict::Accept
 }

@@ -334,6 +334,28 @@ unsigned char *ipvs_rs_skb_look(struct sk_buff *skb, unsigned int max,
 	return skb_network_header(skb);
 }
 
+/*
+ * The first *len bytes from the network header (fewer if the packet is
+ * shorter: *len is set to how many), linear and writable, for rewriting
+ * headers in place with incremental checksum updates: *summed is
+ * skb->ip_summed before the rewrite, and a CHECKSUM_COMPLETE skb becomes
+ * CHECKSUM_NONE (skb->csum will not match the rewritten bytes). NULL, and
+ * the skb's checksum state untouched, if the bytes cannot be made writable.
+ */
+unsigned char *ipvs_rs_skb_rewrite(struct sk_buff *skb, unsigned int *len,
+				   u8 *summed)
+{
+	unsigned int n = min(*len, skb->len - skb_network_offset(skb));
+
+	if (skb_ensure_writable(skb, n))
+		return NULL;
+	*len = n;
+	*summed = skb->ip_summed;
+	if (skb->ip_summed == CHECKSUM_COMPLETE)
+		skb->ip_summed = CHECKSUM_NONE;
+	return skb_network_header(skb);
+}
+
 /* Bytes from the network header to the end of the packet. */
 unsigned int ipvs_rs_skb_len(const struct sk_buff *skb)
 {
@@ -395,18 +417,14 @@ void ipvs_rs_dst_cache_init(struct ipvs_rs_dst_cache *c)
 	c->known_nh = false;
 }
 
-struct rtable *ipvs_rs_dst_cache_get(struct ipvs_rs_dst_cache *c,
-				     struct net *net, __be32 daddr,
-				     bool known_nh, bool *local,
-				     unsigned int *mtu, __be32 *saddr)
+/* The cache's miss: a new route, published (out of line, so the hit
+ * path does not set up the lookup's flow key). */
+static noinline struct rtable *
+ipvs_rs_dst_cache_refresh(struct ipvs_rs_dst_cache *c, struct net *net,
+			  __be32 daddr, bool known_nh)
 {
 	struct rtable *rt, *old;
 	struct flowi4 fl4;
-
-	rt = rcu_dereference(c->rt);
-	if (rt && READ_ONCE(c->known_nh) == known_nh &&
-	    !(rt->dst.obsolete && !dst_check(&rt->dst, 0)))
-		goto found;
 
 	memset(&fl4, 0, sizeof(fl4));
 	fl4.daddr = daddr;
@@ -422,7 +440,23 @@ struct rtable *ipvs_rs_dst_cache_get(struct ipvs_rs_dst_cache *c,
 	spin_unlock_bh(&c->lock);
 	if (old)
 		dst_release(&old->dst);
-found:
+	return rt;
+}
+
+struct rtable *ipvs_rs_dst_cache_get(struct ipvs_rs_dst_cache *c,
+				     struct net *net, __be32 daddr,
+				     bool known_nh, bool *local,
+				     unsigned int *mtu, __be32 *saddr)
+{
+	struct rtable *rt;
+
+	rt = rcu_dereference(c->rt);
+	if (unlikely(!rt || READ_ONCE(c->known_nh) != known_nh ||
+		     (rt->dst.obsolete && !dst_check(&rt->dst, 0)))) {
+		rt = ipvs_rs_dst_cache_refresh(c, net, daddr, known_nh);
+		if (!rt)
+			return NULL;
+	}
 	*local = READ_ONCE(c->local);
 	*saddr = READ_ONCE(c->saddr);
 	*mtu = dst_mtu(&rt->dst);
@@ -535,7 +569,7 @@ void ipvs_rs_skb_set_route(struct sk_buff *skb, struct rtable *rt)
 /* Send a routed skb out through LOCAL_OUT, as upstream's
  * ip_vs_nat_send_or_cont / ip_vs_send_or_cont: marked as ours so our own
  * hooks let it pass, detached from conntrack and any early-demux socket. */
-void ipvs_rs_send4(struct net *net, struct sk_buff *skb)
+static inline void __ipvs_rs_send4(struct net *net, struct sk_buff *skb)
 {
 #if IS_ENABLED(CONFIG_NF_CONNTRACK)
 	enum ip_conntrack_info ctinfo;
@@ -555,6 +589,20 @@ void ipvs_rs_send4(struct net *net, struct sk_buff *skb)
 		skb_clear_tstamp(skb);
 	NF_HOOK(NFPROTO_IPV4, NF_INET_LOCAL_OUT, net, NULL, skb, NULL,
 		skb_dst(skb)->dev, dst_output);
+}
+
+void ipvs_rs_send4(struct net *net, struct sk_buff *skb)
+{
+	__ipvs_rs_send4(net, skb);
+}
+
+/* ipvs_rs_skb_set_route_noref and ipvs_rs_send4 in one call. */
+void ipvs_rs_send4_noref(struct net *net, struct sk_buff *skb,
+			 struct rtable *rt)
+{
+	skb_dst_drop(skb);
+	skb_dst_set_noref(skb, &rt->dst);
+	__ipvs_rs_send4(net, skb);
 }
 
 /* Make room for len bytes of outer header before the network header and

@@ -71,6 +71,8 @@ struct timer_list;
 unsigned char *ipvs_rs_skb_header(struct sk_buff *skb, unsigned int len,
 				  bool writable);
 unsigned int ipvs_rs_skb_len(const struct sk_buff *skb);
+unsigned char *ipvs_rs_skb_rewrite(struct sk_buff *skb, unsigned int *len,
+				   u8 *summed);
 unsigned char *ipvs_rs_skb_look(struct sk_buff *skb, unsigned int max,
 				unsigned int *len);
 u8 ipvs_rs_skb_ip_summed(const struct sk_buff *skb);
@@ -111,6 +113,8 @@ void ipvs_rs_rt_slot_reset(struct ipvs_rs_rt_slot *s);
 void ipvs_rs_skb_set_route_noref(struct sk_buff *skb, struct rtable *rt);
 void ipvs_rs_skb_set_route(struct sk_buff *skb, struct rtable *rt);
 void ipvs_rs_send4(struct net *net, struct sk_buff *skb);
+void ipvs_rs_send4_noref(struct net *net, struct sk_buff *skb,
+			 struct rtable *rt);
 unsigned char *ipvs_rs_skb_push_outer4(struct sk_buff *skb, unsigned int len);
 void ipvs_rs_icmp_send4(struct sk_buff *skb, int type, int code, __be32 info);
 int ipvs_rs_skb_ipip_update_pmtu(struct net *net, struct sk_buff *skb,
