@@ -185,8 +185,13 @@ pub(crate) fn remote_request(skb: SkBuff, net: NetRef<'_>) -> Verdict {
     request(skb, net, false)
 }
 
-/// LOCAL_OUT: requests from clients on the director.
+/// LOCAL_OUT: requests from clients on the director. Most packets here
+/// are the director's own, sent on by `xmit.rs` (`ipvs_property`): they
+/// pass before the request path sets up.
 pub(crate) fn local_request(skb: SkBuff, net: NetRef<'_>) -> Verdict {
+    if skb.is_ipvs_property() {
+        return Verdict::Accept;
+    }
     request(skb, net, true)
 }
 

@@ -741,11 +741,6 @@ void ipvs_rs_skb_csum_rewritten(struct sk_buff *skb)
 		skb->ip_summed = CHECKSUM_NONE;
 }
 
-struct net *ipvs_rs_hook_net(const struct nf_hook_state *state)
-{
-	return state->net;
-}
-
 /* --- RCU, bottom halves, timers, randomness --- */
 
 void ipvs_rs_rcu_read_lock(void)
@@ -963,33 +958,35 @@ void ipvs_rs_stats_free(void *p)
 	free_percpu((struct ipvs_rs_cpustats __percpu __force *)p);
 }
 
-/* One packet on a service, its real server and the namespace at once. */
-void ipvs_rs_stats3(void *svc, void *dest, void *total, unsigned int bytes,
-		    bool out)
+/* One packet on a service, its real server and the namespace at once,
+ * spelt out (six per-CPU additions, no loop). */
+#define IPVS_RS_PCPU(p) ((struct ipvs_rs_cpustats __percpu __force *)(p))
+void ipvs_rs_stats3_in(void *svc, void *dest, void *total, unsigned int bytes)
 {
-	void *all[3] = { svc, dest, total };
-	int i;
+	this_cpu_inc(IPVS_RS_PCPU(svc)->inpkts);
+	this_cpu_add(IPVS_RS_PCPU(svc)->inbytes, bytes);
+	this_cpu_inc(IPVS_RS_PCPU(dest)->inpkts);
+	this_cpu_add(IPVS_RS_PCPU(dest)->inbytes, bytes);
+	this_cpu_inc(IPVS_RS_PCPU(total)->inpkts);
+	this_cpu_add(IPVS_RS_PCPU(total)->inbytes, bytes);
+}
 
-	for (i = 0; i < 3; i++) {
-		struct ipvs_rs_cpustats __percpu *s =
-			(void __percpu __force *)all[i];
-
-		if (out) {
-			this_cpu_inc(s->outpkts);
-			this_cpu_add(s->outbytes, bytes);
-		} else {
-			this_cpu_inc(s->inpkts);
-			this_cpu_add(s->inbytes, bytes);
-		}
-	}
+void ipvs_rs_stats3_out(void *svc, void *dest, void *total, unsigned int bytes)
+{
+	this_cpu_inc(IPVS_RS_PCPU(svc)->outpkts);
+	this_cpu_add(IPVS_RS_PCPU(svc)->outbytes, bytes);
+	this_cpu_inc(IPVS_RS_PCPU(dest)->outpkts);
+	this_cpu_add(IPVS_RS_PCPU(dest)->outbytes, bytes);
+	this_cpu_inc(IPVS_RS_PCPU(total)->outpkts);
+	this_cpu_add(IPVS_RS_PCPU(total)->outbytes, bytes);
 }
 
 /* A new connection on a service, its real server and the namespace. */
 void ipvs_rs_stats_conn3(void *svc, void *dest, void *total)
 {
-	this_cpu_inc(((struct ipvs_rs_cpustats __percpu __force *)svc)->conns);
-	this_cpu_inc(((struct ipvs_rs_cpustats __percpu __force *)dest)->conns);
-	this_cpu_inc(((struct ipvs_rs_cpustats __percpu __force *)total)->conns);
+	this_cpu_inc(IPVS_RS_PCPU(svc)->conns);
+	this_cpu_inc(IPVS_RS_PCPU(dest)->conns);
+	this_cpu_inc(IPVS_RS_PCPU(total)->conns);
 }
 
 void ipvs_rs_stats_sum(void *p, struct ipvs_rs_cpustats *out)

@@ -92,6 +92,7 @@ enum HopError {
 
 /// Decrements the TTL of the writable IPv4 header at the start of `hdr`
 /// (the IP header checksum updated incrementally); returns its DF bit.
+#[inline(always)]
 fn hop(hdr: &mut [u8]) -> Result<bool, HopError> {
     let df = packet::ipv4::dont_fragment(hdr);
     match packet::ipv4::decrement_ttl(hdr) {

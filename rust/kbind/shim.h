@@ -130,7 +130,6 @@ bool ipvs_rs_skb_is_gso(const struct sk_buff *skb);
 u16 ipvs_rs_ip_ident(struct net *net, __be32 saddr, __be32 daddr);
 bool ipvs_rs_skb_exceeds_mtu(const struct sk_buff *skb, unsigned int mtu);
 void ipvs_rs_skb_csum_rewritten(struct sk_buff *skb);
-struct net *ipvs_rs_hook_net(const struct nf_hook_state *state);
 
 /* --- ipvs_rs: /proc/sys/net/ipv4/vs (ipvs_rs_shim.c) --- */
 enum ipvs_rs_sysctl {
@@ -179,8 +178,8 @@ struct ipvs_rs_cpustats {
 };
 void *ipvs_rs_stats_alloc(void);
 void ipvs_rs_stats_free(void *p);
-void ipvs_rs_stats3(void *svc, void *dest, void *total, unsigned int bytes,
-		    bool out);
+void ipvs_rs_stats3_in(void *svc, void *dest, void *total, unsigned int bytes);
+void ipvs_rs_stats3_out(void *svc, void *dest, void *total, unsigned int bytes);
 void ipvs_rs_stats_conn3(void *svc, void *dest, void *total);
 void ipvs_rs_stats_sum(void *p, struct ipvs_rs_cpustats *out);
 
