@@ -400,10 +400,9 @@ pub(crate) fn schedule<'a>(
         }
         return Err(Verdict::Accept);
     }
-    let (conf, picked) = conf_and_pick(svc, info);
-    let res = match picked {
-        None => persist::schedule(st, svc, &conf, info),
-        Some(picked) => picked.and_then(|(dest, dconf)| {
+    let res = match conf_and_pick(svc, info) {
+        Decision::Persistent(conf) => persist::schedule(st, svc, &conf, info),
+        Decision::Picked(sflags, picked) => picked.and_then(|(dest, dconf)| {
             let tuple = ConnTuple {
                 protocol: proto.raw(),
                 caddr: info.saddr,
@@ -413,7 +412,7 @@ pub(crate) fn schedule<'a>(
                 daddr: dest.key.addr,
                 dport: persist_keys::conn_dport(info.dport, dest.key.port),
             };
-            let flags = conn_flags_for(&conf, &dconf, proto);
+            let flags = conn_flags_of(sflags, &dconf, proto);
             new_conn(st, svc, tuple, dest, &dconf, flags, None)
         }),
     };
@@ -447,18 +446,24 @@ pub(crate) fn pick(svc: &SvcRt, info: &PacketInfo) -> Picked {
         .ok_or(Unscheduled::NoDest)
 }
 
-/// The service's configuration and, unless it is persistent (templates
-/// decide first), its scheduler's choice: one trip through the lock.
-fn conf_and_pick(svc: &SvcRt, info: &PacketInfo) -> (ServiceConf, Option<Picked>) {
+/// What [`conf_and_pick`] decided.
+enum Decision {
+    /// A persistent service (templates decide first): its configuration.
+    Persistent(ServiceConf),
+    /// The service's flags and its scheduler's choice.
+    Picked(u32, Picked),
+}
+
+/// The service's configuration if it is persistent (templates decide
+/// first), otherwise its flags and its scheduler's choice: one trip
+/// through the lock.
+fn conf_and_pick(svc: &SvcRt, info: &PacketInfo) -> Decision {
     svc.with(|inner| {
-        let conf = inner.conf;
-        if conf.flags & svc_flags::PERSISTENT != 0 {
-            return (conf, None);
+        let flags = inner.conf.flags;
+        if flags & svc_flags::PERSISTENT != 0 {
+            return Decision::Persistent(inner.conf);
         }
-        (
-            conf,
-            Some(pick_locked(inner, info).ok_or(Unscheduled::NoDest)),
-        )
+        Decision::Picked(flags, pick_locked(inner, info).ok_or(Unscheduled::NoDest))
     })
 }
 
@@ -478,7 +483,12 @@ fn pick_locked(inner: &mut SvcInner, info: &PacketInfo) -> Option<(Arc<DestRt>, 
 
 /// The flags of a new connection to a real server with `dconf`.
 pub(crate) fn conn_flags_for(conf: &ServiceConf, dconf: &DestConf, proto: Protocol) -> u32 {
-    let one_packet = if conf.flags & svc_flags::ONEPACKET != 0 && proto == Protocol::Udp {
+    conn_flags_of(conf.flags, dconf, proto)
+}
+
+/// [`conn_flags_for`] from the service's flags alone.
+fn conn_flags_of(sflags: u32, dconf: &DestConf, proto: Protocol) -> u32 {
+    let one_packet = if sflags & svc_flags::ONEPACKET != 0 && proto == Protocol::Udp {
         conn_flags::ONE_PACKET
     } else {
         0
