@@ -488,13 +488,16 @@ impl Conn {
 /// released on the CPU that took it.
 struct BucketGuard<'a>(
     &'a Opaque<bindings::spinlock_t>,
+    /// The lock disabled bottom halves (they were on): the unlock enables
+    /// them again.
+    bool,
     core::marker::PhantomData<*mut ()>,
 );
 
 impl Drop for BucketGuard<'_> {
     fn drop(&mut self) {
         // SAFETY: taken by ConnTable::lock on this CPU, held until now.
-        unsafe { bindings::ipvs_rs_conn_unlock_bh(self.0.get()) };
+        unsafe { bindings::ipvs_rs_conn_unlock_bh(self.0.get(), self.1) };
     }
 }
 
@@ -574,7 +577,8 @@ impl ConnTable {
 
     /// Takes the writer lock of `hash`'s bucket, bottom halves off (the
     /// packet path runs in softirq, and in process context at LOCAL_OUT):
-    /// one call each way, upstream's `ct_write_lock_bh`.
+    /// one call each way, upstream's `ct_write_lock_bh` (where they are off
+    /// already, softirq, a plain lock).
     fn lock(&self, hash: u32) -> BucketGuard<'_> {
         let i = bucket(hash, self.bits) % LOCKS;
         // In range: `i < LOCKS`, the array's length.
@@ -582,8 +586,8 @@ impl ConnTable {
         let l = &self.locks[i];
         // SAFETY: initialised in new(); released by the guard's drop on
         // this CPU.
-        unsafe { bindings::ipvs_rs_conn_lock_bh(l.get()) };
-        BucketGuard(l, core::marker::PhantomData)
+        let bh = unsafe { bindings::ipvs_rs_conn_lock_bh(l.get()) };
+        BucketGuard(l, bh, core::marker::PhantomData)
     }
 
     /// Walks the chain of `hash` under RCU.

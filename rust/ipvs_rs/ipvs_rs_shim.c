@@ -753,9 +753,18 @@ void ipvs_rs_rcu_read_unlock(void)
 	rcu_read_unlock();
 }
 
-void ipvs_rs_local_bh_disable(void)
+/*
+ * Bottom halves off, unless they are already (softirq context, where the
+ * packet path runs, or a caller that disabled them): true if this call
+ * disabled them and the matching ipvs_rs_local_bh_enable is due. Spares
+ * the packet path local_bh_enable's pending-softirq check.
+ */
+bool ipvs_rs_local_bh_disable(void)
 {
+	if (softirq_count())
+		return false;
 	local_bh_disable();
+	return true;
 }
 
 void ipvs_rs_local_bh_enable(void)
@@ -806,14 +815,25 @@ void ipvs_rs_conn_lock_init(spinlock_t *lock)
 	spin_lock_init(lock);
 }
 
-void ipvs_rs_conn_lock_bh(spinlock_t *lock)
+/* The lock with bottom halves off (as ipvs_rs_local_bh_disable: only
+ * disabled here if they are not already); true if the unlock must enable
+ * them again. */
+bool ipvs_rs_conn_lock_bh(spinlock_t *lock)
 {
+	if (softirq_count()) {
+		spin_lock(lock);
+		return false;
+	}
 	spin_lock_bh(lock);
+	return true;
 }
 
-void ipvs_rs_conn_unlock_bh(spinlock_t *lock)
+void ipvs_rs_conn_unlock_bh(spinlock_t *lock, bool bh)
 {
-	spin_unlock_bh(lock);
+	if (bh)
+		spin_unlock_bh(lock);
+	else
+		spin_unlock(lock);
 }
 
 u32 ipvs_rs_random_u32(void)

@@ -186,7 +186,7 @@ void ipvs_rs_stats_sum(void *p, struct ipvs_rs_cpustats *out);
 /* --- RCU, bottom halves, timers --- */
 void ipvs_rs_rcu_read_lock(void);
 void ipvs_rs_rcu_read_unlock(void);
-void ipvs_rs_local_bh_disable(void);
+bool ipvs_rs_local_bh_disable(void);
 void ipvs_rs_local_bh_enable(void);
 void ipvs_rs_timer_setup(struct timer_list *timer,
 			 void (*fn)(struct timer_list *));
@@ -195,8 +195,8 @@ void ipvs_rs_conn_cache_destroy(void);
 void *ipvs_rs_conn_alloc(void);
 void ipvs_rs_conn_free(void *conn);
 void ipvs_rs_conn_lock_init(spinlock_t *lock);
-void ipvs_rs_conn_lock_bh(spinlock_t *lock);
-void ipvs_rs_conn_unlock_bh(spinlock_t *lock);
+bool ipvs_rs_conn_lock_bh(spinlock_t *lock);
+void ipvs_rs_conn_unlock_bh(spinlock_t *lock, bool bh);
 u32 ipvs_rs_random_u32(void);
 u64 ipvs_rs_random_u64(void);
 
