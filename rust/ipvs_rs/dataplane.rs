@@ -10,7 +10,7 @@
 //! Persistence templates are in `persist.rs`, ICMP errors in `icmp.rs`.
 //! IPv4, TCP/UDP/SCTP. Not yet: fragments (left to the stack), IPv6.
 
-use crate::conn::Conn;
+use crate::conn::{ClientHash, Conn};
 use crate::kbind::bindings;
 use crate::kbind::netns::NetRef;
 use crate::kbind::rcu;
@@ -220,7 +220,7 @@ fn request(mut skb: SkBuff, net: NetRef<'_>, local: bool) -> Verdict {
         vaddr: info.daddr,
         vport: info.dport,
     };
-    let found = st.conns.find_in(&key);
+    let (found, hash) = st.conns.find_in_hashed(&key);
     // Flag combinations no TCP sends are dropped for connections and
     // services alike (schedule() checks the latter).
     if proto == Protocol::Tcp && found.is_some() {
@@ -250,7 +250,7 @@ fn request(mut skb: SkBuff, net: NetRef<'_>, local: bool) -> Verdict {
                     Err(v) => return v,
                 };
             }
-            let c = match schedule(st, &mut skb, info, Some(pkt.chunk)) {
+            let c = match schedule(st, &mut skb, info, Some(pkt.chunk), Some(&hash)) {
                 Ok(c) => c,
                 Err(v) => return v,
             };
@@ -357,12 +357,14 @@ fn may_schedule(st: &NetState, proto: Protocol, info: &PacketInfo, chunk: Option
 /// Schedules a real server for the first packet of a connection
 /// (`ip_vs_try_to_schedule`). `info` is the packet's tuple (for an ICMP
 /// error, the inverse of the quoted packet, and `chunk` is `None`; for a
-/// packet, `Some` of its first SCTP chunk type, if any).
+/// packet, `Some` of its first SCTP chunk type, if any). `hint`: the
+/// client-side hash of the packet's connection lookup.
 pub(crate) fn schedule<'a>(
     st: &'a NetState,
     skb: &mut SkBuff,
     info: &PacketInfo,
     chunk: Option<Option<u8>>,
+    hint: Option<&ClientHash>,
 ) -> Result<&'a Conn, Verdict> {
     let icmp = chunk.is_none();
     let proto = info.protocol().ok_or(Verdict::Accept)?;
@@ -413,7 +415,7 @@ pub(crate) fn schedule<'a>(
                 dport: persist_keys::conn_dport(info.dport, dest.key.port),
             };
             let flags = conn_flags_of(sflags, &dconf, proto);
-            new_conn(st, svc, tuple, dest, &dconf, flags, None)
+            new_conn(st, svc, tuple, dest, &dconf, flags, None, hint)
         }),
     };
     match res {
@@ -496,7 +498,8 @@ fn conn_flags_of(sflags: u32, dconf: &DestConf, proto: Protocol) -> u32 {
     bind_flags(one_packet, dest_conn_flags(dconf.fwd, 0), proto.raw())
 }
 
-/// Creates a connection and counts it.
+/// Creates a connection and counts it (`hint`: see [`schedule`]).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn new_conn<'a>(
     st: &'a NetState,
     svc: &Arc<SvcRt>,
@@ -505,6 +508,7 @@ pub(crate) fn new_conn<'a>(
     dconf: &DestConf,
     flags: u32,
     control: Option<&Conn>,
+    hint: Option<&ClientHash>,
 ) -> Result<&'a Conn, Unscheduled> {
     let proto = Protocol::from_raw(tuple.protocol).ok_or(Unscheduled::NoMemory)?;
     let fnat = if dconf.fwd == FwdMethod::FullNat {
@@ -532,6 +536,7 @@ pub(crate) fn new_conn<'a>(
             control,
             0,
             fnat,
+            hint,
         )
         .ok_or(Unscheduled::NoMemory)?;
     svc.stats.conn3(&c.dest.stats, &st.total);
