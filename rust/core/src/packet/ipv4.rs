@@ -170,6 +170,7 @@ pub(crate) fn octets4(a: &Addr) -> [u8; 4] {
 }
 
 /// The IPv4 octets of `a`, or [`PacketError::UnsupportedFamily`].
+#[inline]
 pub(crate) fn require_v4(a: &Addr) -> Result<[u8; 4], PacketError> {
     match a.af() {
         crate::addr::Af::Inet => Ok(octets4(a)),
