@@ -34,6 +34,7 @@ use ipvs_core::config::Timeouts;
 use ipvs_core::conn::key::{bucket, conn_hashkey, ConnTuple, InKey, OutKey};
 use ipvs_core::conn::proto::{transition, ConnState, Event};
 use ipvs_core::conn::tcp::TcpTable;
+use ipvs_core::conn::udp;
 use ipvs_core::conn::{flags, Direction};
 use ipvs_core::service::{FwdMethod, Protocol};
 use kernel::alloc::KVVec;
@@ -273,6 +274,16 @@ impl Conn {
     /// the connection is expiring (the packet should not use it).
     pub(crate) fn packet(&self, dir: Direction, event: Option<Event>, timeouts: &Timeouts) -> bool {
         let mut cur = self.packed.load(Ordering::Acquire);
+        // UDP, the common case decided without the state machine: live,
+        // in its one state (0) and a datagram that changes no flag
+        // (`udp::unchanged`): only the deadline moves, as below.
+        if self.proto == Protocol::Udp
+            && cur & (DEAD | EXPIRING | 0xffff) == 0
+            && udp::unchanged(unpack(cur).1, dir)
+        {
+            self.rearm(timeouts.udp);
+            return true;
+        }
         loop {
             if cur & (DEAD | EXPIRING) != 0 {
                 return false;
@@ -477,13 +488,37 @@ impl Conn {
 /// released on the CPU that took it.
 struct BucketGuard<'a>(
     &'a Opaque<bindings::spinlock_t>,
+    /// The lock disabled bottom halves (they were on): the unlock enables
+    /// them again.
+    bool,
     core::marker::PhantomData<*mut ()>,
 );
 
 impl Drop for BucketGuard<'_> {
     fn drop(&mut self) {
         // SAFETY: taken by ConnTable::lock on this CPU, held until now.
-        unsafe { bindings::ipvs_rs_conn_unlock_bh(self.0.get()) };
+        unsafe { bindings::ipvs_rs_conn_unlock_bh(self.0.get(), self.1) };
+    }
+}
+
+/// The bucket hash of a packet's client side (protocol, client address and
+/// port), from its lookup ([`ConnTable::find_in_hashed`]): the connection
+/// the packet then creates has the same client side, so [`ConnTable::create`]
+/// reuses it (for a tuple with exactly that client side, otherwise it
+/// hashes afresh).
+#[derive(Clone, Copy)]
+pub(crate) struct ClientHash {
+    hash: u32,
+    protocol: u16,
+    cport: u16,
+    caddr: ipvs_core::addr::Addr,
+}
+
+impl ClientHash {
+    /// The hash, if it is `tuple`'s.
+    fn of(&self, tuple: &ConnTuple) -> Option<u32> {
+        (self.protocol == tuple.protocol && self.cport == tuple.cport && self.caddr == tuple.caddr)
+            .then_some(self.hash)
     }
 }
 
@@ -491,6 +526,8 @@ impl Drop for BucketGuard<'_> {
 #[pin_data]
 pub(crate) struct ConnTable {
     bits: u32,
+    /// `2^bits - 1`: a hash's bucket (`ipvs_core::conn::key::bucket`).
+    mask: u32,
     rnd: u32,
     heads: KVVec<AtomicPtr<Conn>>,
     /// FULLNAT connections by (protocol, local address, local port): the
@@ -530,8 +567,10 @@ impl ConnTable {
             heads.push(AtomicPtr::new(core::ptr::null_mut()), GFP_KERNEL)?;
             out_heads.push(AtomicPtr::new(core::ptr::null_mut()), GFP_KERNEL)?;
         }
+        let mask = bucket(u32::MAX, bits) as u32;
         Ok(try_pin_init!(ConnTable {
             bits,
+            mask,
             rnd: rcu::random_u64() as u32,
             heads,
             out_heads,
@@ -557,22 +596,29 @@ impl ConnTable {
         writeln!(w, "conn_refused {}", self.refused.load(Ordering::Relaxed))
     }
 
+    /// The bucket of `hash` (`bucket(hash, self.bits)`).
+    #[inline]
+    fn bucket(&self, hash: u32) -> usize {
+        (hash & self.mask) as usize
+    }
+
     fn head(&self, hash: u32) -> Option<&AtomicPtr<Conn>> {
-        self.heads.get(bucket(hash, self.bits))
+        self.heads.get(self.bucket(hash))
     }
 
     /// Takes the writer lock of `hash`'s bucket, bottom halves off (the
     /// packet path runs in softirq, and in process context at LOCAL_OUT):
-    /// one call each way, upstream's `ct_write_lock_bh`.
+    /// one call each way, upstream's `ct_write_lock_bh` (where they are off
+    /// already, softirq, a plain lock).
     fn lock(&self, hash: u32) -> BucketGuard<'_> {
-        let i = bucket(hash, self.bits) % LOCKS;
+        let i = self.bucket(hash) % LOCKS;
         // In range: `i < LOCKS`, the array's length.
         #[allow(clippy::indexing_slicing)]
         let l = &self.locks[i];
         // SAFETY: initialised in new(); released by the guard's drop on
         // this CPU.
-        unsafe { bindings::ipvs_rs_conn_lock_bh(l.get()) };
-        BucketGuard(l, core::marker::PhantomData)
+        let bh = unsafe { bindings::ipvs_rs_conn_lock_bh(l.get()) };
+        BucketGuard(l, bh, core::marker::PhantomData)
     }
 
     /// Walks the chain of `hash` under RCU.
@@ -594,7 +640,24 @@ impl ConnTable {
     /// RCU read-side section and must not use the result past it (the
     /// lifetime does not say so; the hooks are the only callers).
     pub(crate) fn find_in(&self, key: &InKey) -> Option<&Conn> {
-        self.chain(key.hash(self.rnd)).find(|c| {
+        self.find_in_at(key, key.hash(self.rnd))
+    }
+
+    /// [`Self::find_in`], also giving the key's client-side hash for the
+    /// connection the packet may create.
+    pub(crate) fn find_in_hashed(&self, key: &InKey) -> (Option<&Conn>, ClientHash) {
+        let hash = key.hash(self.rnd);
+        let h = ClientHash {
+            hash,
+            protocol: key.protocol,
+            cport: key.cport,
+            caddr: key.caddr,
+        };
+        (self.find_in_at(key, hash), h)
+    }
+
+    fn find_in_at(&self, key: &InKey, hash: u32) -> Option<&Conn> {
+        self.chain(hash).find(|c| {
             let p = c.packed.load(Ordering::Relaxed);
             p & (DEAD | EXPIRING) == 0 && key.matches(&c.tuple, unpack(p).1)
         })
@@ -640,7 +703,7 @@ impl ConnTable {
         let hash = self.out_hash(protocol, laddr, lport);
         let mut p = self
             .out_heads
-            .get(bucket(hash, self.bits))
+            .get(self.bucket(hash))
             .map_or(core::ptr::null_mut(), |h| h.load(Ordering::Acquire));
         // SAFETY: as in chain(): entries are freed only after a grace
         // period following their unlinking; the caller is in RCU.
@@ -689,7 +752,8 @@ impl ConnTable {
     /// full or memory is short. `control` is the template it is made from,
     /// with a count already taken for it (released here on failure);
     /// `tpl_timeout` the persistence timeout of a new template (which is
-    /// armed with it at once).
+    /// armed with it at once); `hint` the client-side hash of the packet's
+    /// lookup, if there was one.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn create(
         &self,
@@ -702,6 +766,7 @@ impl ConnTable {
         control: Option<&Conn>,
         tpl_timeout: u32,
         fnat: Option<Fnat>,
+        hint: Option<&ClientHash>,
     ) -> Option<&Conn> {
         let conn = self.alloc(
             tuple,
@@ -713,6 +778,7 @@ impl ConnTable {
             control,
             tpl_timeout,
             fnat,
+            hint,
         );
         if conn.is_none() {
             if let Some(t) = control {
@@ -734,6 +800,7 @@ impl ConnTable {
         control: Option<&Conn>,
         tpl_timeout: u32,
         fnat: Option<Fnat>,
+        hint: Option<&ClientHash>,
     ) -> Option<&Conn> {
         // A FULLNAT port not handed to a connection goes back to its pool
         // when `fnat` is dropped (Fnat's Drop).
@@ -789,7 +856,9 @@ impl ConnTable {
         if flags & flags::TEMPLATE != 0 {
             conn.arm(tpl_timeout);
         }
-        let hash = tuple.hash(self.rnd);
+        let hash = hint
+            .and_then(|h| h.of(&tuple))
+            .unwrap_or_else(|| tuple.hash(self.rnd));
         {
             let _g = self.lock(hash);
             if let Some(head) = self.head(hash) {
@@ -804,7 +873,7 @@ impl ConnTable {
         if let Some(f) = &conn.fnat {
             let h = self.out_hash(tuple.protocol, &f.laddr.addr, f.lport);
             let _g = self.lock(h);
-            if let Some(head) = self.out_heads.get(bucket(h, self.bits)) {
+            if let Some(head) = self.out_heads.get(self.bucket(h)) {
                 conn.next_out
                     .store(head.load(Ordering::Relaxed), Ordering::Relaxed);
                 head.store(raw, Ordering::Release);
@@ -856,7 +925,7 @@ impl ConnTable {
         };
         let h = self.out_hash(conn.tuple.protocol, &f.laddr.addr, f.lport);
         let _g = self.lock(h);
-        let Some(mut link) = self.out_heads.get(bucket(h, self.bits)) else {
+        let Some(mut link) = self.out_heads.get(self.bucket(h)) else {
             return;
         };
         loop {

@@ -10,7 +10,7 @@
 //! Persistence templates are in `persist.rs`, ICMP errors in `icmp.rs`.
 //! IPv4, TCP/UDP/SCTP. Not yet: fragments (left to the stack), IPv6.
 
-use crate::conn::Conn;
+use crate::conn::{ClientHash, Conn};
 use crate::kbind::bindings;
 use crate::kbind::netns::NetRef;
 use crate::kbind::rcu;
@@ -60,7 +60,12 @@ impl Verdict {
 }
 
 pub(crate) fn csum_mode(skb: &SkBuff) -> CsumMode {
-    if skb.ip_summed() == CHECKSUM_PARTIAL {
+    csum_mode_of(skb.ip_summed())
+}
+
+/// The checksum mode of an skb whose `ip_summed` is `summed`.
+pub(crate) fn csum_mode_of(summed: u8) -> CsumMode {
+    if summed == CHECKSUM_PARTIAL {
         CsumMode::Partial
     } else {
         CsumMode::Full
@@ -92,12 +97,39 @@ enum Look {
     Pkt(Pkt),
 }
 
-/// Pulls and parses the headers once.
+/// Pulls and parses the headers once. The director's own packets (already
+/// handled, `ipvs_property`) are `Other`: every hook lets them pass.
+///
+/// Inlined into its callers: the parse lands in the caller's `Pkt`
+/// without copies.
+#[inline(always)]
 fn look(skb: &mut SkBuff) -> Look {
-    let len = skb.len();
-    let Some(buf) = skb.header(len.min(HEADERS)) else {
+    let Some((buf, len)) = skb.first_look(HEADERS) else {
         return Look::Other;
     };
+    // The common case first: a whole TCP, UDP or SCTP packet.
+    let info = match packet::parse_packet(buf) {
+        Ok(info) if info.has_ports && info.fragment == Fragment::None => info,
+        _ => return classify(buf),
+    };
+    let Some(proto) = info.protocol() else {
+        return classify(buf);
+    };
+    let l4 = buf.get(info.l4_off..).unwrap_or(&[]);
+    Look::Pkt(Pkt {
+        info,
+        proto,
+        event: Event::parse(proto, l4),
+        chunk: l4.get(packet::l4::SCTP_HLEN).copied(),
+        len,
+    })
+}
+
+/// What [`look`] says of a packet that is not a whole TCP, UDP or SCTP
+/// packet with valid headers (`parse_packet` failed, a fragment, another
+/// protocol).
+#[cold]
+fn classify(buf: &[u8]) -> Look {
     let (Some(&vihl), Some(&proto), Some(&f0), Some(&f1)) =
         (buf.first(), buf.get(9), buf.get(6), buf.get(7))
     else {
@@ -107,32 +139,7 @@ fn look(skb: &mut SkBuff) -> Look {
         return Look::Other;
     }
     let fragment = u16::from_be_bytes([f0, f1]) & 0x3fff != 0;
-    let ip = Look::Ip { proto, fragment };
-    if fragment
-        || !matches!(
-            proto,
-            packet::IPPROTO_TCP | packet::IPPROTO_UDP | packet::IPPROTO_SCTP
-        )
-    {
-        return ip;
-    }
-    let Ok(info) = packet::parse_packet(buf) else {
-        return ip;
-    };
-    let Some(proto) = info.protocol() else {
-        return ip;
-    };
-    if !info.has_ports || info.fragment != Fragment::None {
-        return ip;
-    }
-    let l4 = buf.get(info.l4_off..).unwrap_or(&[]);
-    Look::Pkt(Pkt {
-        info,
-        proto,
-        event: Event::parse(proto, l4),
-        chunk: l4.get(packet::l4::SCTP_HLEN).copied(),
-        len,
-    })
+    Look::Ip { proto, fragment }
 }
 
 /// The transport header on of a packet parsed as `info` (as far as
@@ -178,17 +185,19 @@ pub(crate) fn remote_request(skb: SkBuff, net: NetRef<'_>) -> Verdict {
     request(skb, net, false)
 }
 
-/// LOCAL_OUT: requests from clients on the director.
+/// LOCAL_OUT: requests from clients on the director. Most packets here
+/// are the director's own, sent on by `xmit.rs` (`ipvs_property`): they
+/// pass before the request path sets up.
 pub(crate) fn local_request(skb: SkBuff, net: NetRef<'_>) -> Verdict {
+    if skb.is_ipvs_property() {
+        return Verdict::Accept;
+    }
     request(skb, net, true)
 }
 
 /// Requests to a virtual service (`ip_vs_in_hook`).
 fn request(mut skb: SkBuff, net: NetRef<'_>, local: bool) -> Verdict {
-    // Our own packets (sent through LOCAL_OUT) first, before any parsing.
-    if skb.is_ipvs_property() {
-        return Verdict::Accept;
-    }
+    // Our own packets (sent through LOCAL_OUT) are `Other` at once.
     let pkt = match look(&mut skb) {
         Look::Pkt(p) => p,
         Look::Ip {
@@ -211,7 +220,7 @@ fn request(mut skb: SkBuff, net: NetRef<'_>, local: bool) -> Verdict {
         vaddr: info.daddr,
         vport: info.dport,
     };
-    let found = st.conns.find_in(&key);
+    let (found, hash) = st.conns.find_in_hashed(&key);
     // Flag combinations no TCP sends are dropped for connections and
     // services alike (schedule() checks the latter).
     if proto == Protocol::Tcp && found.is_some() {
@@ -241,7 +250,7 @@ fn request(mut skb: SkBuff, net: NetRef<'_>, local: bool) -> Verdict {
                     Err(v) => return v,
                 };
             }
-            let c = match schedule(st, &mut skb, info, Some(pkt.chunk)) {
+            let c = match schedule(st, &mut skb, info, Some(pkt.chunk), Some(&hash)) {
                 Ok(c) => c,
                 Err(v) => return v,
             };
@@ -283,6 +292,11 @@ fn request(mut skb: SkBuff, net: NetRef<'_>, local: bool) -> Verdict {
 /// (`conn_reuse_mode`), connections of removed real servers drop or
 /// expire (`expire_nodest_conn`).
 fn existing(st: &NetState, c: &Conn, pkt: &Pkt) -> Existing {
+    // UDP never opens a connection on an existing one (`is_new_conn`):
+    // only a removed real server changes anything.
+    if c.proto == Protocol::Udp && c.dest.available.load(Ordering::Acquire) {
+        return Existing::Use;
+    }
     let (state, flags) = c.state();
     // A TCP connection that has not seen its first packet yet is still
     // being set up on another CPU (its SYNPROXY or PROXY protocol state
@@ -343,12 +357,14 @@ fn may_schedule(st: &NetState, proto: Protocol, info: &PacketInfo, chunk: Option
 /// Schedules a real server for the first packet of a connection
 /// (`ip_vs_try_to_schedule`). `info` is the packet's tuple (for an ICMP
 /// error, the inverse of the quoted packet, and `chunk` is `None`; for a
-/// packet, `Some` of its first SCTP chunk type, if any).
+/// packet, `Some` of its first SCTP chunk type, if any). `hint`: the
+/// client-side hash of the packet's connection lookup.
 pub(crate) fn schedule<'a>(
     st: &'a NetState,
     skb: &mut SkBuff,
     info: &PacketInfo,
     chunk: Option<Option<u8>>,
+    hint: Option<&ClientHash>,
 ) -> Result<&'a Conn, Verdict> {
     let icmp = chunk.is_none();
     let proto = info.protocol().ok_or(Verdict::Accept)?;
@@ -386,10 +402,9 @@ pub(crate) fn schedule<'a>(
         }
         return Err(Verdict::Accept);
     }
-    let (conf, picked) = conf_and_pick(svc, info);
-    let res = match picked {
-        None => persist::schedule(st, svc, &conf, info),
-        Some(picked) => picked.and_then(|(dest, dconf)| {
+    let res = match conf_and_pick(svc, info) {
+        Decision::Persistent(conf) => persist::schedule(st, svc, &conf, info),
+        Decision::Picked(sflags, picked) => picked.and_then(|(dest, dconf)| {
             let tuple = ConnTuple {
                 protocol: proto.raw(),
                 caddr: info.saddr,
@@ -399,8 +414,8 @@ pub(crate) fn schedule<'a>(
                 daddr: dest.key.addr,
                 dport: persist_keys::conn_dport(info.dport, dest.key.port),
             };
-            let flags = conn_flags_for(&conf, &dconf, proto);
-            new_conn(st, svc, tuple, dest, &dconf, flags, None)
+            let flags = conn_flags_of(sflags, &dconf, proto);
+            new_conn(st, svc, tuple, dest, &dconf, flags, None, hint)
         }),
     };
     match res {
@@ -433,18 +448,24 @@ pub(crate) fn pick(svc: &SvcRt, info: &PacketInfo) -> Picked {
         .ok_or(Unscheduled::NoDest)
 }
 
-/// The service's configuration and, unless it is persistent (templates
-/// decide first), its scheduler's choice: one trip through the lock.
-fn conf_and_pick(svc: &SvcRt, info: &PacketInfo) -> (ServiceConf, Option<Picked>) {
+/// What [`conf_and_pick`] decided.
+enum Decision {
+    /// A persistent service (templates decide first): its configuration.
+    Persistent(ServiceConf),
+    /// The service's flags and its scheduler's choice.
+    Picked(u32, Picked),
+}
+
+/// The service's configuration if it is persistent (templates decide
+/// first), otherwise its flags and its scheduler's choice: one trip
+/// through the lock.
+fn conf_and_pick(svc: &SvcRt, info: &PacketInfo) -> Decision {
     svc.with(|inner| {
-        let conf = inner.conf;
-        if conf.flags & svc_flags::PERSISTENT != 0 {
-            return (conf, None);
+        let flags = inner.conf.flags;
+        if flags & svc_flags::PERSISTENT != 0 {
+            return Decision::Persistent(inner.conf);
         }
-        (
-            conf,
-            Some(pick_locked(inner, info).ok_or(Unscheduled::NoDest)),
-        )
+        Decision::Picked(flags, pick_locked(inner, info).ok_or(Unscheduled::NoDest))
     })
 }
 
@@ -464,7 +485,12 @@ fn pick_locked(inner: &mut SvcInner, info: &PacketInfo) -> Option<(Arc<DestRt>, 
 
 /// The flags of a new connection to a real server with `dconf`.
 pub(crate) fn conn_flags_for(conf: &ServiceConf, dconf: &DestConf, proto: Protocol) -> u32 {
-    let one_packet = if conf.flags & svc_flags::ONEPACKET != 0 && proto == Protocol::Udp {
+    conn_flags_of(conf.flags, dconf, proto)
+}
+
+/// [`conn_flags_for`] from the service's flags alone.
+fn conn_flags_of(sflags: u32, dconf: &DestConf, proto: Protocol) -> u32 {
+    let one_packet = if sflags & svc_flags::ONEPACKET != 0 && proto == Protocol::Udp {
         conn_flags::ONE_PACKET
     } else {
         0
@@ -472,7 +498,8 @@ pub(crate) fn conn_flags_for(conf: &ServiceConf, dconf: &DestConf, proto: Protoc
     bind_flags(one_packet, dest_conn_flags(dconf.fwd, 0), proto.raw())
 }
 
-/// Creates a connection and counts it.
+/// Creates a connection and counts it (`hint`: see [`schedule`]).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn new_conn<'a>(
     st: &'a NetState,
     svc: &Arc<SvcRt>,
@@ -481,6 +508,7 @@ pub(crate) fn new_conn<'a>(
     dconf: &DestConf,
     flags: u32,
     control: Option<&Conn>,
+    hint: Option<&ClientHash>,
 ) -> Result<&'a Conn, Unscheduled> {
     let proto = Protocol::from_raw(tuple.protocol).ok_or(Unscheduled::NoMemory)?;
     let fnat = if dconf.fwd == FwdMethod::FullNat {
@@ -508,6 +536,7 @@ pub(crate) fn new_conn<'a>(
             control,
             0,
             fnat,
+            hint,
         )
         .ok_or(Unscheduled::NoMemory)?;
     svc.stats.conn3(&c.dest.stats, &st.total);
@@ -559,10 +588,7 @@ pub(crate) fn forward_reply(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
 /// Replies from real servers (NAT and FULLNAT connections), at FORWARD
 /// and LOCAL_IN.
 fn reply(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
-    // Packets the director sent itself are final.
-    if skb.is_ipvs_property() {
-        return Verdict::Accept;
-    }
+    // Packets the director sent itself are final (`Other`).
     let mut first = look(&mut skb);
     if let Look::Ip {
         proto:
@@ -639,15 +665,13 @@ fn reply(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
     }
     let timeouts = st.timeouts.get();
     conn.packet(Direction::Output, pkt.event, &timeouts);
-    let mode = csum_mode(&skb);
-    let hdr_len = (info.l4_off + l4_hdr_len(info)).min(pkt.len);
-    let Some(buf) = skb.header_mut(hdr_len) else {
+    let Some((buf, summed)) = skb.rewrite_header(info.l4_off + l4_hdr_len(info)) else {
         return Verdict::Drop(DropReason::Header);
     };
+    let mode = csum_mode_of(summed);
     if packet::snat_parsed(buf, info, conn.tuple.vaddr, conn.tuple.vport, mode).is_err() {
         return Verdict::Drop(DropReason::Header);
     }
-    skb.csum_rewritten();
     conn.count_outbound(&st.total, pkt.len);
     Verdict::Accept
 }

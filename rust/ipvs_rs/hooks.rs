@@ -27,14 +27,9 @@ macro_rules! hook {
             state: *const bindings::nf_hook_state,
         ) -> c_uint {
             // SAFETY: netfilter passes the skb it is running the hook on,
-            // and the hook state whose namespace holds a reference for the
-            // duration of the hook.
-            let (skb, net) = unsafe {
-                (
-                    SkBuff::from_raw(skb),
-                    NetRef::new(bindings::ipvs_rs_hook_net(state)),
-                )
-            };
+            // and the hook state (read here, a plain struct) whose namespace
+            // holds a reference for the duration of the hook.
+            let (skb, net) = unsafe { (SkBuff::from_raw(skb), NetRef::new((*state).net)) };
             let verdict = $f(skb, net);
             if let Verdict::Drop(why) = verdict {
                 if let Some(st) = NetState::get(net) {

@@ -171,7 +171,7 @@ pub(crate) fn from_client(mut skb: SkBuff, net: NetRef<'_>, hook: Hook) -> Verdi
     let conn = match st.conns.find_in(&key) {
         Some(c) => c,
         None if st.sysctl.on(Sysctl::ScheduleIcmp) => {
-            match schedule(st, &mut skb, &q.inverse(), None) {
+            match schedule(st, &mut skb, &q.inverse(), None, None) {
                 Ok(c) => c,
                 Err(v) => return v,
             }

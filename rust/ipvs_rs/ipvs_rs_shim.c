@@ -314,6 +314,48 @@ unsigned char *ipvs_rs_skb_header(struct sk_buff *skb, unsigned int len,
 	return skb_network_header(skb);
 }
 
+/*
+ * A hook's first look at a packet, in one call: NULL for the director's own
+ * packets (ipvs_property) and when the headers cannot be pulled; otherwise
+ * the network header with min(max, *len) bytes linear, where *len is the
+ * length from the network header on.
+ */
+unsigned char *ipvs_rs_skb_look(struct sk_buff *skb, unsigned int max,
+				unsigned int *len)
+{
+	unsigned int n;
+
+	if (skb->ipvs_property)
+		return NULL;
+	n = skb->len - skb_network_offset(skb);
+	*len = n;
+	if (!pskb_may_pull(skb, min(n, max)))
+		return NULL;
+	return skb_network_header(skb);
+}
+
+/*
+ * The first *len bytes from the network header (fewer if the packet is
+ * shorter: *len is set to how many), linear and writable, for rewriting
+ * headers in place with incremental checksum updates: *summed is
+ * skb->ip_summed before the rewrite, and a CHECKSUM_COMPLETE skb becomes
+ * CHECKSUM_NONE (skb->csum will not match the rewritten bytes). NULL, and
+ * the skb's checksum state untouched, if the bytes cannot be made writable.
+ */
+unsigned char *ipvs_rs_skb_rewrite(struct sk_buff *skb, unsigned int *len,
+				   u8 *summed)
+{
+	unsigned int n = min(*len, skb->len - skb_network_offset(skb));
+
+	if (skb_ensure_writable(skb, n))
+		return NULL;
+	*len = n;
+	*summed = skb->ip_summed;
+	if (skb->ip_summed == CHECKSUM_COMPLETE)
+		skb->ip_summed = CHECKSUM_NONE;
+	return skb_network_header(skb);
+}
+
 /* Bytes from the network header to the end of the packet. */
 unsigned int ipvs_rs_skb_len(const struct sk_buff *skb)
 {
@@ -375,18 +417,14 @@ void ipvs_rs_dst_cache_init(struct ipvs_rs_dst_cache *c)
 	c->known_nh = false;
 }
 
-struct rtable *ipvs_rs_dst_cache_get(struct ipvs_rs_dst_cache *c,
-				     struct net *net, __be32 daddr,
-				     bool known_nh, bool *local,
-				     unsigned int *mtu, __be32 *saddr)
+/* The cache's miss: a new route, published (out of line, so the hit
+ * path does not set up the lookup's flow key). */
+static noinline struct rtable *
+ipvs_rs_dst_cache_refresh(struct ipvs_rs_dst_cache *c, struct net *net,
+			  __be32 daddr, bool known_nh)
 {
 	struct rtable *rt, *old;
 	struct flowi4 fl4;
-
-	rt = rcu_dereference(c->rt);
-	if (rt && READ_ONCE(c->known_nh) == known_nh &&
-	    !(rt->dst.obsolete && !dst_check(&rt->dst, 0)))
-		goto found;
 
 	memset(&fl4, 0, sizeof(fl4));
 	fl4.daddr = daddr;
@@ -402,7 +440,23 @@ struct rtable *ipvs_rs_dst_cache_get(struct ipvs_rs_dst_cache *c,
 	spin_unlock_bh(&c->lock);
 	if (old)
 		dst_release(&old->dst);
-found:
+	return rt;
+}
+
+struct rtable *ipvs_rs_dst_cache_get(struct ipvs_rs_dst_cache *c,
+				     struct net *net, __be32 daddr,
+				     bool known_nh, bool *local,
+				     unsigned int *mtu, __be32 *saddr)
+{
+	struct rtable *rt;
+
+	rt = rcu_dereference(c->rt);
+	if (unlikely(!rt || READ_ONCE(c->known_nh) != known_nh ||
+		     (rt->dst.obsolete && !dst_check(&rt->dst, 0)))) {
+		rt = ipvs_rs_dst_cache_refresh(c, net, daddr, known_nh);
+		if (!rt)
+			return NULL;
+	}
 	*local = READ_ONCE(c->local);
 	*saddr = READ_ONCE(c->saddr);
 	*mtu = dst_mtu(&rt->dst);
@@ -515,7 +569,7 @@ void ipvs_rs_skb_set_route(struct sk_buff *skb, struct rtable *rt)
 /* Send a routed skb out through LOCAL_OUT, as upstream's
  * ip_vs_nat_send_or_cont / ip_vs_send_or_cont: marked as ours so our own
  * hooks let it pass, detached from conntrack and any early-demux socket. */
-void ipvs_rs_send4(struct net *net, struct sk_buff *skb)
+static inline void __ipvs_rs_send4(struct net *net, struct sk_buff *skb)
 {
 #if IS_ENABLED(CONFIG_NF_CONNTRACK)
 	enum ip_conntrack_info ctinfo;
@@ -535,6 +589,20 @@ void ipvs_rs_send4(struct net *net, struct sk_buff *skb)
 		skb_clear_tstamp(skb);
 	NF_HOOK(NFPROTO_IPV4, NF_INET_LOCAL_OUT, net, NULL, skb, NULL,
 		skb_dst(skb)->dev, dst_output);
+}
+
+void ipvs_rs_send4(struct net *net, struct sk_buff *skb)
+{
+	__ipvs_rs_send4(net, skb);
+}
+
+/* ipvs_rs_skb_set_route_noref and ipvs_rs_send4 in one call. */
+void ipvs_rs_send4_noref(struct net *net, struct sk_buff *skb,
+			 struct rtable *rt)
+{
+	skb_dst_drop(skb);
+	skb_dst_set_noref(skb, &rt->dst);
+	__ipvs_rs_send4(net, skb);
 }
 
 /* Make room for len bytes of outer header before the network header and
@@ -673,11 +741,6 @@ void ipvs_rs_skb_csum_rewritten(struct sk_buff *skb)
 		skb->ip_summed = CHECKSUM_NONE;
 }
 
-struct net *ipvs_rs_hook_net(const struct nf_hook_state *state)
-{
-	return state->net;
-}
-
 /* --- RCU, bottom halves, timers, randomness --- */
 
 void ipvs_rs_rcu_read_lock(void)
@@ -690,9 +753,18 @@ void ipvs_rs_rcu_read_unlock(void)
 	rcu_read_unlock();
 }
 
-void ipvs_rs_local_bh_disable(void)
+/*
+ * Bottom halves off, unless they are already (softirq context, where the
+ * packet path runs, or a caller that disabled them): true if this call
+ * disabled them and the matching ipvs_rs_local_bh_enable is due. Spares
+ * the packet path local_bh_enable's pending-softirq check.
+ */
+bool ipvs_rs_local_bh_disable(void)
 {
+	if (softirq_count())
+		return false;
 	local_bh_disable();
+	return true;
 }
 
 void ipvs_rs_local_bh_enable(void)
@@ -743,14 +815,25 @@ void ipvs_rs_conn_lock_init(spinlock_t *lock)
 	spin_lock_init(lock);
 }
 
-void ipvs_rs_conn_lock_bh(spinlock_t *lock)
+/* The lock with bottom halves off (as ipvs_rs_local_bh_disable: only
+ * disabled here if they are not already); true if the unlock must enable
+ * them again. */
+bool ipvs_rs_conn_lock_bh(spinlock_t *lock)
 {
+	if (softirq_count()) {
+		spin_lock(lock);
+		return false;
+	}
 	spin_lock_bh(lock);
+	return true;
 }
 
-void ipvs_rs_conn_unlock_bh(spinlock_t *lock)
+void ipvs_rs_conn_unlock_bh(spinlock_t *lock, bool bh)
 {
-	spin_unlock_bh(lock);
+	if (bh)
+		spin_unlock_bh(lock);
+	else
+		spin_unlock(lock);
 }
 
 u32 ipvs_rs_random_u32(void)
@@ -895,33 +978,35 @@ void ipvs_rs_stats_free(void *p)
 	free_percpu((struct ipvs_rs_cpustats __percpu __force *)p);
 }
 
-/* One packet on a service, its real server and the namespace at once. */
-void ipvs_rs_stats3(void *svc, void *dest, void *total, unsigned int bytes,
-		    bool out)
+/* One packet on a service, its real server and the namespace at once,
+ * spelt out (six per-CPU additions, no loop). */
+#define IPVS_RS_PCPU(p) ((struct ipvs_rs_cpustats __percpu __force *)(p))
+void ipvs_rs_stats3_in(void *svc, void *dest, void *total, unsigned int bytes)
 {
-	void *all[3] = { svc, dest, total };
-	int i;
+	this_cpu_inc(IPVS_RS_PCPU(svc)->inpkts);
+	this_cpu_add(IPVS_RS_PCPU(svc)->inbytes, bytes);
+	this_cpu_inc(IPVS_RS_PCPU(dest)->inpkts);
+	this_cpu_add(IPVS_RS_PCPU(dest)->inbytes, bytes);
+	this_cpu_inc(IPVS_RS_PCPU(total)->inpkts);
+	this_cpu_add(IPVS_RS_PCPU(total)->inbytes, bytes);
+}
 
-	for (i = 0; i < 3; i++) {
-		struct ipvs_rs_cpustats __percpu *s =
-			(void __percpu __force *)all[i];
-
-		if (out) {
-			this_cpu_inc(s->outpkts);
-			this_cpu_add(s->outbytes, bytes);
-		} else {
-			this_cpu_inc(s->inpkts);
-			this_cpu_add(s->inbytes, bytes);
-		}
-	}
+void ipvs_rs_stats3_out(void *svc, void *dest, void *total, unsigned int bytes)
+{
+	this_cpu_inc(IPVS_RS_PCPU(svc)->outpkts);
+	this_cpu_add(IPVS_RS_PCPU(svc)->outbytes, bytes);
+	this_cpu_inc(IPVS_RS_PCPU(dest)->outpkts);
+	this_cpu_add(IPVS_RS_PCPU(dest)->outbytes, bytes);
+	this_cpu_inc(IPVS_RS_PCPU(total)->outpkts);
+	this_cpu_add(IPVS_RS_PCPU(total)->outbytes, bytes);
 }
 
 /* A new connection on a service, its real server and the namespace. */
 void ipvs_rs_stats_conn3(void *svc, void *dest, void *total)
 {
-	this_cpu_inc(((struct ipvs_rs_cpustats __percpu __force *)svc)->conns);
-	this_cpu_inc(((struct ipvs_rs_cpustats __percpu __force *)dest)->conns);
-	this_cpu_inc(((struct ipvs_rs_cpustats __percpu __force *)total)->conns);
+	this_cpu_inc(IPVS_RS_PCPU(svc)->conns);
+	this_cpu_inc(IPVS_RS_PCPU(dest)->conns);
+	this_cpu_inc(IPVS_RS_PCPU(total)->conns);
 }
 
 void ipvs_rs_stats_sum(void *p, struct ipvs_rs_cpustats *out)

@@ -87,6 +87,7 @@ pub(crate) fn schedule<'a>(
                     None,
                     conf.timeout,
                     None,
+                    None,
                 )
                 .ok_or(Unscheduled::NoMemory)?;
             if !t.acquire_control() {
@@ -107,5 +108,5 @@ pub(crate) fn schedule<'a>(
     // The count taken on the template goes to the new connection (or is
     // released by create() if it fails).
     let flags = conn_flags_for(conf, &dconf, proto);
-    new_conn(st, svc, tuple, dest, &dconf, flags, Some(template))
+    new_conn(st, svc, tuple, dest, &dconf, flags, Some(template), None)
 }

@@ -71,8 +71,14 @@ impl AtomicStats {
     /// A packet of `n` bytes counted on `self` (a service), `dest` and
     /// `total` in one call; `out`: to the client.
     pub(crate) fn packet3(&self, dest: &AtomicStats, total: &AtomicStats, n: usize, out: bool) {
-        // SAFETY: all three per-CPU areas are live (new()).
-        unsafe { bindings::ipvs_rs_stats3(self.pcpu, dest.pcpu, total.pcpu, bytes(n), out) }
+        let n = bytes(n);
+        if out {
+            // SAFETY: all three per-CPU areas are live (new()).
+            unsafe { bindings::ipvs_rs_stats3_out(self.pcpu, dest.pcpu, total.pcpu, n) }
+        } else {
+            // SAFETY: as above.
+            unsafe { bindings::ipvs_rs_stats3_in(self.pcpu, dest.pcpu, total.pcpu, n) }
+        }
     }
 
     fn sums(&self) -> [u64; 5] {

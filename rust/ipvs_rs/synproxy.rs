@@ -726,7 +726,7 @@ fn open(
     let Some((mut syn, sinfo)) = segment_skb(&backend_syn(&ca, BACKEND_TTL)) else {
         return Verdict::Stolen;
     };
-    let conn = match dataplane::schedule(st, &mut syn, &sinfo, Some(None)) {
+    let conn = match dataplane::schedule(st, &mut syn, &sinfo, Some(None), None) {
         Ok(c) => c,
         Err(_) => {
             free(syn.as_raw());

@@ -4,7 +4,7 @@
 //! Upstream's `ip_vs_{nat,dr,tunnel}_xmit`, IPv4.
 
 use crate::conn::Conn;
-use crate::dataplane::{csum_mode, l4_hdr_len, Pkt, Verdict};
+use crate::dataplane::{csum_mode_of, l4_hdr_len, Pkt, Verdict};
 use crate::kbind::bindings;
 use crate::kbind::netns::NetRef;
 use crate::kbind::route_cache::{ClientRoute, RouteCache};
@@ -70,6 +70,70 @@ fn route(
     pmtu_disc: bool,
     via: Via<'_>,
 ) -> Result<Option<(Rt, [u8; 4], u32)>, Verdict> {
+    let Some((rt, saddr, mtu)) = lookup(net, nexthop, known_nh, via)? else {
+        return Ok(None);
+    };
+    let hdr = skb
+        .header_mut(packet::ipv4::IPV4_MIN_HLEN)
+        .ok_or(Verdict::Drop(DropReason::Header))?;
+    let df = hop(hdr).map_err(|e| hop_failed(skb, e))?;
+    let mtu = mtu.saturating_sub(overhead);
+    mtu_ok(skb, mtu, df, pmtu_disc)?;
+    Ok(Some((rt, saddr, mtu)))
+}
+
+/// Why [`hop`] refused a packet.
+enum HopError {
+    /// The TTL ran out.
+    Expired,
+    /// Not a valid IPv4 header.
+    Header,
+}
+
+/// Decrements the TTL of the writable IPv4 header at the start of `hdr`
+/// (the IP header checksum updated incrementally); returns its DF bit.
+#[inline(always)]
+fn hop(hdr: &mut [u8]) -> Result<bool, HopError> {
+    let df = packet::ipv4::dont_fragment(hdr);
+    match packet::ipv4::decrement_ttl(hdr) {
+        Ok(Ttl::Decremented(_)) => Ok(df),
+        Ok(Ttl::Expired) => Err(HopError::Expired),
+        Err(_) => Err(HopError::Header),
+    }
+}
+
+/// The verdict on a packet [`hop`] refused (time exceeded is reported to
+/// its source).
+#[cold]
+fn hop_failed(skb: &mut SkBuff, e: HopError) -> Verdict {
+    match e {
+        HopError::Expired => {
+            skb.icmp_send4(ICMP_TIME_EXCEEDED, 0, 0);
+            Verdict::Drop(DropReason::TtlExpired)
+        }
+        HopError::Header => Verdict::Drop(DropReason::Header),
+    }
+}
+
+/// Path MTU discovery: a DF packet longer than `mtu` is refused and its
+/// source told how much fits.
+fn mtu_ok(skb: &mut SkBuff, mtu: u32, df: bool, pmtu_disc: bool) -> Result<(), Verdict> {
+    if pmtu_disc && df && skb.exceeds_mtu(mtu) {
+        skb.icmp_send4(icmp::ICMP_DEST_UNREACH, icmp::ICMP_FRAG_NEEDED, mtu.to_be());
+        return Err(Verdict::Drop(DropReason::FragNeeded));
+    }
+    Ok(())
+}
+
+/// The route to `nexthop` as `via` says, with the source address it
+/// selects and its MTU: `Err` without one, `Ok(None)` for "deliver
+/// locally".
+fn lookup(
+    net: NetRef<'_>,
+    nexthop: &Addr,
+    known_nh: bool,
+    via: Via<'_>,
+) -> Result<Option<(Rt, [u8; 4], u32)>, Verdict> {
     let (rt, local, mtu, saddr) = match via {
         Via::Dest(c) => {
             let r = c
@@ -102,23 +166,6 @@ fn route(
     if local {
         return Ok(None);
     }
-    let hdr = skb
-        .header_mut(packet::ipv4::IPV4_MIN_HLEN)
-        .ok_or(Verdict::Drop(DropReason::Header))?;
-    let df = packet::ipv4::dont_fragment(hdr);
-    match packet::ipv4::decrement_ttl(hdr) {
-        Ok(Ttl::Decremented(_)) => {}
-        Ok(Ttl::Expired) => {
-            skb.icmp_send4(ICMP_TIME_EXCEEDED, 0, 0);
-            return Err(Verdict::Drop(DropReason::TtlExpired));
-        }
-        Err(_) => return Err(Verdict::Drop(DropReason::Header)),
-    }
-    let mtu = mtu.saturating_sub(overhead);
-    if pmtu_disc && df && skb.exceeds_mtu(mtu) {
-        skb.icmp_send4(icmp::ICMP_DEST_UNREACH, icmp::ICMP_FRAG_NEEDED, mtu.to_be());
-        return Err(Verdict::Drop(DropReason::FragNeeded));
-    }
     Ok(Some((rt, saddr, mtu)))
 }
 
@@ -141,34 +188,39 @@ fn set_rt(skb: &mut SkBuff, rt: Rt) {
 }
 
 fn send(mut skb: SkBuff, net: NetRef<'_>, rt: Rt) -> Verdict {
-    set_rt(&mut skb, rt);
-    skb.send4(net);
+    match rt {
+        Rt::Cached(r) => skb.send4_noref(net, &r),
+        Rt::Owned(r) => {
+            skb.set_route(r);
+            skb.send4(net);
+        }
+    }
     Verdict::Stolen
 }
 
 fn nat(mut skb: SkBuff, net: NetRef<'_>, conn: &Conn, info: &PacketInfo) -> Verdict {
-    let mode = csum_mode(&skb);
-    let hdr_len = (info.l4_off + l4_hdr_len(info)).min(skb.len());
-    let Some(buf) = skb.header_mut(hdr_len) else {
+    // The headers are made writable once, for the rewrite and the TTL.
+    let Some((buf, summed)) = skb.rewrite_header(info.l4_off + l4_hdr_len(info)) else {
         return Verdict::Drop(DropReason::Header);
     };
+    let mode = csum_mode_of(summed);
     if packet::dnat_parsed(buf, info, conn.tuple.daddr, conn.tuple.dport, mode).is_err() {
         return Verdict::Drop(DropReason::Header);
     }
-    skb.csum_rewritten();
-    match route(
-        &mut skb,
-        net,
-        &conn.tuple.daddr,
-        false,
-        0,
-        true,
-        Via::Dest(&conn.dest.dst),
-    ) {
-        Ok(Some((rt, _, _))) => send(skb, net, rt),
-        Ok(None) => Verdict::Accept,
-        Err(v) => v,
+    // As route(), on the header already at hand.
+    let (rt, mtu) = match lookup(net, &conn.tuple.daddr, false, Via::Dest(&conn.dest.dst)) {
+        Ok(Some((rt, _, mtu))) => (rt, mtu),
+        Ok(None) => return Verdict::Accept,
+        Err(v) => return v,
+    };
+    let df = match hop(buf) {
+        Ok(df) => df,
+        Err(e) => return hop_failed(&mut skb, e),
+    };
+    if let Err(v) = mtu_ok(&mut skb, mtu, df, true) {
+        return v;
     }
+    send(skb, net, rt)
 }
 
 fn dr(mut skb: SkBuff, net: NetRef<'_>, conn: &Conn) -> Verdict {
@@ -241,11 +293,10 @@ fn fnat_request(mut skb: SkBuff, net: NetRef<'_>, conn: &Conn, info: &PacketInfo
     let Some(f) = &conn.fnat else {
         return Verdict::Drop(DropReason::NoEntry);
     };
-    let mode = csum_mode(&skb);
-    let hdr_len = (info.l4_off + l4_hdr_len(info)).min(skb.len());
-    let Some(buf) = skb.header_mut(hdr_len) else {
+    let Some((buf, summed)) = skb.rewrite_header(info.l4_off + l4_hdr_len(info)) else {
         return Verdict::Drop(DropReason::Header);
     };
+    let mode = csum_mode_of(summed);
     // The source fields `info` names are still the packet's after the
     // destination rewrite.
     if packet::dnat_parsed(buf, info, conn.tuple.daddr, conn.tuple.dport, mode).is_err()
@@ -253,7 +304,6 @@ fn fnat_request(mut skb: SkBuff, net: NetRef<'_>, conn: &Conn, info: &PacketInfo
     {
         return Verdict::Drop(DropReason::Header);
     }
-    skb.csum_rewritten();
     let (rt, mtu) = match route(
         &mut skb,
         net,
@@ -331,17 +381,15 @@ pub(crate) fn fnat_reply(
     let timeouts = st.timeouts.get();
     let bytes = pkt.len;
     conn.packet(ipvs_core::conn::Direction::Output, pkt.event, &timeouts);
-    let mode = csum_mode(&skb);
-    let hdr_len = (info.l4_off + l4_hdr_len(info)).min(pkt.len);
-    let Some(buf) = skb.header_mut(hdr_len) else {
+    let Some((buf, summed)) = skb.rewrite_header(info.l4_off + l4_hdr_len(info)) else {
         return Verdict::Drop(DropReason::Header);
     };
+    let mode = csum_mode_of(summed);
     if packet::snat_parsed(buf, info, conn.tuple.vaddr, conn.tuple.vport, mode).is_err()
         || packet::dnat_parsed(buf, info, conn.tuple.caddr, conn.tuple.cport, mode).is_err()
     {
         return Verdict::Drop(DropReason::Header);
     }
-    skb.csum_rewritten();
     // With TOA, the server's SYN-ACK announces 8 bytes less MSS, so the
     // client's segments leave room for the option.
     if conn.proto == Protocol::Tcp

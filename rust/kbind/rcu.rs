@@ -43,15 +43,18 @@ pub fn rcu_barrier() {
 }
 
 /// Bottom halves disabled on this CPU until drop (so process context can
-/// take a lock the packet path takes in softirq).
-pub struct BhGuard(PhantomData<*mut ()>);
+/// take a lock the packet path takes in softirq). In softirq context (the
+/// packet path), or with bottom halves already off, nothing is done either
+/// way: they stay off until the guard is gone.
+pub struct BhGuard(bool, PhantomData<*mut ()>);
 
 impl BhGuard {
-    /// Disables bottom halves.
+    /// Disables bottom halves (if they are not already).
     pub fn new() -> Self {
-        // SAFETY: balanced in drop; the guard is !Send.
-        unsafe { bindings::ipvs_rs_local_bh_disable() };
-        BhGuard(PhantomData)
+        // SAFETY: balanced in drop when it disabled them; the guard is
+        // !Send.
+        let disabled = unsafe { bindings::ipvs_rs_local_bh_disable() };
+        BhGuard(disabled, PhantomData)
     }
 }
 
@@ -63,8 +66,10 @@ impl Default for BhGuard {
 
 impl Drop for BhGuard {
     fn drop(&mut self) {
-        // SAFETY: disabled in new() on this CPU.
-        unsafe { bindings::ipvs_rs_local_bh_enable() };
+        if self.0 {
+            // SAFETY: disabled in new() on this CPU.
+            unsafe { bindings::ipvs_rs_local_bh_enable() };
+        }
     }
 }
 

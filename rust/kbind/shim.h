@@ -71,6 +71,10 @@ struct timer_list;
 unsigned char *ipvs_rs_skb_header(struct sk_buff *skb, unsigned int len,
 				  bool writable);
 unsigned int ipvs_rs_skb_len(const struct sk_buff *skb);
+unsigned char *ipvs_rs_skb_rewrite(struct sk_buff *skb, unsigned int *len,
+				   u8 *summed);
+unsigned char *ipvs_rs_skb_look(struct sk_buff *skb, unsigned int max,
+				unsigned int *len);
 u8 ipvs_rs_skb_ip_summed(const struct sk_buff *skb);
 u32 ipvs_rs_skb_mark(const struct sk_buff *skb);
 bool ipvs_rs_skb_ipvs_property(const struct sk_buff *skb);
@@ -109,6 +113,8 @@ void ipvs_rs_rt_slot_reset(struct ipvs_rs_rt_slot *s);
 void ipvs_rs_skb_set_route_noref(struct sk_buff *skb, struct rtable *rt);
 void ipvs_rs_skb_set_route(struct sk_buff *skb, struct rtable *rt);
 void ipvs_rs_send4(struct net *net, struct sk_buff *skb);
+void ipvs_rs_send4_noref(struct net *net, struct sk_buff *skb,
+			 struct rtable *rt);
 unsigned char *ipvs_rs_skb_push_outer4(struct sk_buff *skb, unsigned int len);
 void ipvs_rs_icmp_send4(struct sk_buff *skb, int type, int code, __be32 info);
 int ipvs_rs_skb_ipip_update_pmtu(struct net *net, struct sk_buff *skb,
@@ -124,7 +130,6 @@ bool ipvs_rs_skb_is_gso(const struct sk_buff *skb);
 u16 ipvs_rs_ip_ident(struct net *net, __be32 saddr, __be32 daddr);
 bool ipvs_rs_skb_exceeds_mtu(const struct sk_buff *skb, unsigned int mtu);
 void ipvs_rs_skb_csum_rewritten(struct sk_buff *skb);
-struct net *ipvs_rs_hook_net(const struct nf_hook_state *state);
 
 /* --- ipvs_rs: /proc/sys/net/ipv4/vs (ipvs_rs_shim.c) --- */
 enum ipvs_rs_sysctl {
@@ -173,15 +178,15 @@ struct ipvs_rs_cpustats {
 };
 void *ipvs_rs_stats_alloc(void);
 void ipvs_rs_stats_free(void *p);
-void ipvs_rs_stats3(void *svc, void *dest, void *total, unsigned int bytes,
-		    bool out);
+void ipvs_rs_stats3_in(void *svc, void *dest, void *total, unsigned int bytes);
+void ipvs_rs_stats3_out(void *svc, void *dest, void *total, unsigned int bytes);
 void ipvs_rs_stats_conn3(void *svc, void *dest, void *total);
 void ipvs_rs_stats_sum(void *p, struct ipvs_rs_cpustats *out);
 
 /* --- RCU, bottom halves, timers --- */
 void ipvs_rs_rcu_read_lock(void);
 void ipvs_rs_rcu_read_unlock(void);
-void ipvs_rs_local_bh_disable(void);
+bool ipvs_rs_local_bh_disable(void);
 void ipvs_rs_local_bh_enable(void);
 void ipvs_rs_timer_setup(struct timer_list *timer,
 			 void (*fn)(struct timer_list *));
@@ -190,8 +195,8 @@ void ipvs_rs_conn_cache_destroy(void);
 void *ipvs_rs_conn_alloc(void);
 void ipvs_rs_conn_free(void *conn);
 void ipvs_rs_conn_lock_init(spinlock_t *lock);
-void ipvs_rs_conn_lock_bh(spinlock_t *lock);
-void ipvs_rs_conn_unlock_bh(spinlock_t *lock);
+bool ipvs_rs_conn_lock_bh(spinlock_t *lock);
+void ipvs_rs_conn_unlock_bh(spinlock_t *lock, bool bh);
 u32 ipvs_rs_random_u32(void);
 u64 ipvs_rs_random_u64(void);
 

@@ -50,6 +50,28 @@ impl SkBuff {
         }
     }
 
+    /// A hook's first look, in one call: `None` for the director's own
+    /// packets ([`Self::is_ipvs_property`]) and when the headers cannot be
+    /// pulled; otherwise the first `min(max, len)` bytes from the network
+    /// header (linear) and `len`, the bytes from the network header on
+    /// ([`Self::len`]).
+    pub fn first_look(&mut self, max: usize) -> Option<(&[u8], usize)> {
+        let max = u32::try_from(max).ok()?;
+        let mut len = 0u32;
+        // SAFETY: the skb is valid; on success the shim guarantees
+        // `min(max, len)` linear bytes at the returned pointer, which stay
+        // valid until the skb is modified, i.e. while `self` is borrowed.
+        unsafe {
+            let p = bindings::ipvs_rs_skb_look(self.ptr, max, &mut len);
+            (!p.is_null()).then(|| {
+                (
+                    core::slice::from_raw_parts(p.cast_const(), len.min(max) as usize),
+                    len as usize,
+                )
+            })
+        }
+    }
+
     /// Like [`Self::header`], writable (unshared first if cloned).
     pub fn header_mut(&mut self, len: usize) -> Option<&mut [u8]> {
         let n = u32::try_from(len).ok()?;
@@ -58,6 +80,24 @@ impl SkBuff {
         unsafe {
             let p = bindings::ipvs_rs_skb_header(self.ptr, n, true);
             (!p.is_null()).then(|| core::slice::from_raw_parts_mut(p, len))
+        }
+    }
+
+    /// For rewriting headers in place with incremental checksum updates,
+    /// in one call: the first `want` bytes from the network header (fewer
+    /// if the packet is shorter), linear and writable (unshared first if
+    /// cloned), and `skb->ip_summed` as it was before; the skb is marked
+    /// as [`Self::csum_rewritten`] already. `None` (nothing changed) if
+    /// memory is short.
+    pub fn rewrite_header(&mut self, want: usize) -> Option<(&mut [u8], u8)> {
+        let mut n = u32::try_from(want).ok()?;
+        let mut summed = 0u8;
+        // SAFETY: as in `header_mut`: on success the shim made `n` bytes
+        // at the pointer linear and private to this skb, and `&mut self`
+        // makes the borrow exclusive.
+        unsafe {
+            let p = bindings::ipvs_rs_skb_rewrite(self.ptr, &mut n, &mut summed);
+            (!p.is_null()).then(|| (core::slice::from_raw_parts_mut(p, n as usize), summed))
         }
     }
 
@@ -368,6 +408,14 @@ impl DstCache {
 }
 
 impl SkBuff {
+    /// [`Self::set_route_noref`] and [`Self::send4`] in one call.
+    pub fn send4_noref(self, net: NetRef<'_>, rt: &CachedRoute) {
+        // SAFETY: the skb is valid and ours, ownership passes to the stack;
+        // the route is alive for the caller's RCU section, in which the
+        // skb is sent (the stack takes a reference if it queues it).
+        unsafe { bindings::ipvs_rs_send4_noref(net.as_ptr(), self.ptr, rt.rt) }
+    }
+
     /// Routes the skb with a cached route, without taking a reference
     /// (`skb_dst_set_noref`: the stack takes one if it queues the skb).
     pub fn set_route_noref(&mut self, rt: &CachedRoute) {

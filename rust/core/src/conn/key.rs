@@ -197,16 +197,22 @@ pub fn jhash_1word(a: u32, initval: u32) -> u32 {
 /// [`bucket`].
 #[inline]
 pub fn conn_hashkey(rnd: u32, protocol: u16, addr: &Addr, port: u16) -> u32 {
-    let inet = addr.inet();
     let a = match addr.af() {
-        Af::Inet6 => jhash(&inet, rnd),
+        Af::Inet6 => jhash_addr6(addr, rnd),
         Af::Inet => {
-            let [b0, b1, b2, b3, ..] = inet;
+            let [b0, b1, b2, b3, ..] = addr.inet();
             u32::from_ne_bytes([b0, b1, b2, b3])
         }
     };
     let p = u32::from(u16::from_ne_bytes(port.to_be_bytes()));
     jhash_3words(a, p, u32::from(protocol), rnd)
+}
+
+/// `jhash` of an IPv6 address's 16 bytes, out of line (the IPv4 hash then
+/// does not prepare them).
+#[inline(never)]
+fn jhash_addr6(addr: &Addr, rnd: u32) -> u32 {
+    jhash(&addr.inet(), rnd)
 }
 
 /// The bucket of `hash` in a table of `2^bits` buckets (`hash & mask`).
@@ -222,15 +228,21 @@ pub fn bucket(hash: u32, bits: u32) -> usize {
 /// or `AF_UNSPEC` for firewall marks) the first 4.
 #[inline]
 fn addr_equal(af: Option<Af>, a: &Addr, b: &Addr) -> bool {
-    let (a, b) = (a.inet(), b.inet());
     match af {
-        Some(Af::Inet6) => u128::from_ne_bytes(a) == u128::from_ne_bytes(b),
+        Some(Af::Inet6) => addr_equal6(a, b),
         _ => {
-            let [a0, a1, a2, a3, ..] = a;
-            let [b0, b1, b2, b3, ..] = b;
+            let [a0, a1, a2, a3, ..] = a.inet();
+            let [b0, b1, b2, b3, ..] = b.inet();
             u32::from_ne_bytes([a0, a1, a2, a3]) == u32::from_ne_bytes([b0, b1, b2, b3])
         }
     }
+}
+
+/// The IPv6 case of [`addr_equal`], out of line: lookups in a loop then do
+/// not prepare the 16-byte comparison for every (IPv4) key.
+#[inline(never)]
+fn addr_equal6(a: &Addr, b: &Addr) -> bool {
+    u128::from_ne_bytes(a.inet()) == u128::from_ne_bytes(b.inet())
 }
 
 /// What identifies a connection or template in the table: the fields of

@@ -222,6 +222,7 @@ pub(crate) fn settle<S: PartialEq + Copy>(
 /// (`dest->conn_flags`, `__ip_vs_update_dest`): the user's flags
 /// (`DEST_MASK` part, e.g. the forwarding method and `ONE_PACKET`),
 /// `INACTIVE`, and `NOOUTPUT` unless the method is NAT.
+#[inline]
 pub fn dest_conn_flags(fwd: FwdMethod, user_flags: u32) -> u32 {
     let f = (((user_flags & !FWD_MASK) | fwd.raw()) & flags::DEST_MASK) | flags::INACTIVE;
     // NAT and FULLNAT see both directions.
@@ -236,6 +237,7 @@ pub fn dest_conn_flags(fwd: FwdMethod, user_flags: u32) -> u32 {
 /// `conn_flags` are the flags it was created with (`TEMPLATE`,
 /// `ONE_PACKET`, `SYNC`, ...), `dest_flags` the server's
 /// [`dest_conn_flags`], `protocol` the IP protocol number.
+#[inline]
 pub fn bind_flags(conn_flags: u32, dest_flags: u32, protocol: u16) -> u32 {
     let mut dest_flags = dest_flags;
     let mut conn_flags = conn_flags;

@@ -120,6 +120,7 @@ pub fn persist_conn_dport(svc: &ServiceKey, vport: u16, dest_port: u16) -> u16 {
 /// The real-server port of a connection of a non-persistent service
 /// (`ip_vs_schedule`): the server's, or the packet's if the server has
 /// none.
+#[inline]
 pub fn conn_dport(vport: u16, dest_port: u16) -> u16 {
     if dest_port != 0 {
         dest_port

@@ -4,7 +4,7 @@
 //! created with, so upstream (and `ipvsadm -L`) counts UDP flows as
 //! inactive connections of their real server.
 
-use super::{ActiveChange, Direction, Transition};
+use super::{flags, ActiveChange, Direction, Transition};
 use crate::config::Timeouts;
 
 /// The UDP state (`IP_VS_UDP_S_NORMAL`).
@@ -63,6 +63,17 @@ pub fn transition(conn_flags: u32, dir: Direction) -> Transition<UdpState> {
     }
 }
 
+/// Whether a datagram in direction `dir` leaves a UDP connection with
+/// `conn_flags` (in its one state) exactly as it is: [`transition`] then
+/// changes neither state nor flags (as computed through
+/// [`Direction::effective`]) and only the timeout is refreshed. Everything
+/// but a reply to a connection whose real server's replies were not seen
+/// yet (`NOOUTPUT`, which the reply clears).
+#[inline]
+pub fn unchanged(conn_flags: u32, dir: Direction) -> bool {
+    dir != Direction::Output || conn_flags & flags::NOOUTPUT == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,5 +98,26 @@ mod tests {
         assert_eq!(i.active, ActiveChange::Unchanged);
         assert!(transition(0, Direction::Output).assure_template);
         assert!(!transition(0, Direction::InputOnly).assure_template);
+    }
+
+    /// `unchanged` says exactly when the state machine, fed through the
+    /// flags' effective direction as the data path does, keeps the flags.
+    #[test]
+    fn unchanged_matches_transition() {
+        let dirs = [Direction::Input, Direction::Output, Direction::InputOnly];
+        for f in [
+            0,
+            flags::NOOUTPUT,
+            flags::INACTIVE,
+            flags::NOOUTPUT | flags::INACTIVE | 0x3,
+        ] {
+            for d in dirs {
+                let (eff, eflags) = d.effective(f);
+                let t = transition(eflags, eff);
+                assert_eq!(unchanged(f, d), t.flags == f, "flags {f:#x} dir {d:?}");
+                assert_eq!(t.state, UdpState::Normal);
+                assert_eq!(t.active, ActiveChange::Unchanged);
+            }
+        }
     }
 }

@@ -170,6 +170,7 @@ pub(crate) fn octets4(a: &Addr) -> [u8; 4] {
 }
 
 /// The IPv4 octets of `a`, or [`PacketError::UnsupportedFamily`].
+#[inline]
 pub(crate) fn require_v4(a: &Addr) -> Result<[u8; 4], PacketError> {
     match a.af() {
         crate::addr::Af::Inet => Ok(octets4(a)),
@@ -207,31 +208,35 @@ pub enum Ttl {
 /// before forwarding to a non-local destination. The checksum is updated
 /// incrementally (the kernel's `ip_decrease_ttl`), so only the fixed
 /// header needs to be in `buf`.
+///
+/// The update is the kernel's own arithmetic (the word holding the TTL
+/// drops by `0x0100`, so the checksum rises by it, end-around carry, and
+/// an all-ones result is stored as zero): the same value as the general
+/// RFC 1624 update ([`csum::update16`]), which the tests check for every
+/// checksum and TTL.
 #[inline]
 pub fn decrement_ttl(buf: &mut [u8]) -> Result<Ttl, PacketError> {
-    let vihl = rd8(buf, 0).ok_or(PacketError::Truncated)?;
+    let Some(&vihl) = buf.first() else {
+        return Err(PacketError::Truncated);
+    };
     if vihl >> 4 != 4 {
         return Err(PacketError::BadVersion);
     }
-    if buf.len() < IPV4_MIN_HLEN {
+    let Some(h) = buf.first_chunk_mut::<IPV4_MIN_HLEN>() else {
         return Err(PacketError::Truncated);
-    }
-    let t = PacketError::Truncated;
-    let ttl = rd8(buf, TTL_OFF).ok_or(t)?;
-    if ttl <= 1 {
+    };
+    let [_, _, _, _, _, _, _, _, ttl, _, c0, c1, ..] = h;
+    if *ttl <= 1 {
         return Ok(Ttl::Expired);
     }
-    let proto = rd8(buf, TTL_OFF + 1).ok_or(t)?;
-    let check = rd16(buf, CHECK_OFF).ok_or(t)?;
-    let mut d = csum::CsumDiff::new();
-    d.replace16(
-        u16::from_be_bytes([ttl, proto]),
-        u16::from_be_bytes([ttl - 1, proto]),
-    );
-    let slot = buf.get_mut(TTL_OFF).ok_or(t)?;
-    *slot = ttl - 1;
-    wr16(buf, CHECK_OFF, d.apply(check))?;
-    Ok(Ttl::Decremented(ttl - 1))
+    *ttl -= 1;
+    let new_ttl = *ttl;
+    let w = u32::from(u16::from_be_bytes([*c0, *c1])) + 0x0100;
+    let w = (w & 0xffff) + (w >> 16);
+    // `w` fits 16 bits after the fold; all ones is stored as zero.
+    let check = if w >= 0xffff { 0 } else { w as u16 };
+    [*c0, *c1] = check.to_be_bytes();
+    Ok(Ttl::Decremented(new_ttl))
 }
 
 /// Whether the IPv4 header at the start of `buf` has DF set (false if
@@ -308,5 +313,37 @@ mod tests {
         let before = p;
         assert_eq!(decrement_ttl(&mut p), Ok(Ttl::Expired));
         assert_eq!(p, before);
+    }
+
+    /// The kernel's TTL arithmetic gives what the general incremental
+    /// update gives, for every checksum and TTL (and the protocols the
+    /// data path sees).
+    #[test]
+    fn decrement_ttl_matches_update16() {
+        let mut p = [0u8; 20];
+        p[0] = 0x45;
+        let ttls = [2u8, 3, 64, 128, 254, 255];
+        for proto in [6u8, 17] {
+            for ttl in 2u8..=255 {
+                // Every checksum for some TTLs, every 97th for the rest.
+                let step = if ttls.contains(&ttl) { 1 } else { 97 };
+                for check in (0u16..=0xffff).step_by(step) {
+                    p[8] = ttl;
+                    p[9] = proto;
+                    p[10..12].copy_from_slice(&check.to_be_bytes());
+                    assert_eq!(decrement_ttl(&mut p), Ok(Ttl::Decremented(ttl - 1)));
+                    let want = csum::update16(
+                        check,
+                        u16::from_be_bytes([ttl, proto]),
+                        u16::from_be_bytes([ttl - 1, proto]),
+                    );
+                    assert_eq!(
+                        u16::from_be_bytes([p[10], p[11]]),
+                        want,
+                        "check {check:#x} ttl {ttl}"
+                    );
+                }
+            }
+        }
     }
 }

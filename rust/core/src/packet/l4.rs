@@ -111,8 +111,9 @@ impl PacketInfo {
 /// This is the data path's parser (twice per packet at a director), so it
 /// reads the fixed headers as arrays, one bounds check each, and builds
 /// the result in place; [`parse_with_header`] is the same validation
-/// through [`Ipv4Header`] (the tests check that both agree).
-#[inline]
+/// through [`Ipv4Header`] (the tests check that both agree). Always
+/// inlined: the data path's caller then builds its result in place.
+#[inline(always)]
 pub fn parse_packet(buf: &[u8]) -> Result<PacketInfo, PacketError> {
     let t = PacketError::Truncated;
     let Some(&vihl) = buf.first() else {
