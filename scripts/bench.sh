@@ -223,7 +223,7 @@ COST=${COST%$'\n'}
 if [ "$sched_rc" = 0 ]; then
 	while read -r name ratio; do
 		missed+=("scheduler $name decision cost: $ratio (upstream ns / ipvs_rs ns)")
-	done < <(awk 'NR > 1 && NF == 4 && $4 + 0 < 1.0 {print $1, $4}' "$raw/sched.txt")
+	done < <(awk 'NR > 1 && NF >= 4 && $4 + 0 < 1.0 {print $1, $4}' "$raw/sched.txt")
 fi
 
 if [ -f "$raw/qemu/icount-used" ]; then

@@ -93,7 +93,13 @@ check_eq "TCP: 300 kB upload through the 1000-byte link arrives intact" \
 bg ip netns exec "$rs" python3 "$here/py/pp_server.py" 8081 echo
 wait_for 20 bash -c "ip netns exec $rs ss -Hnlt 'sport = :8081' | grep -q ."
 ip -n "$client" route flush cache
+# Both ends' sockets every second while it runs (shown if it fails).
+sockets=$(mktemp /tmp/icmp.XXXXXX)
+bg bash -c "while :; do date +%T.%N; ip netns exec $client ss -tnio 'dport = :81'; \
+	ip netns exec $rs ss -tnio 'sport = :8081'; sleep 1; done >$sockets 2>&1"
+sampler=$!
 cli timeout 60 socat -T 20 -t 30 - TCP:$VIP:81 <"$data" >"$got"
+kill "$sampler" 2>/dev/null
 pp_want="PP v2 10.0.1.2 $VIP:81 $(sha256sum <"$data" | cut -d' ' -f1)"
 pp_got="$(head -1 "$got" | sed 's/:[0-9]* / /') $(tail -c +"$(($(head -1 "$got" | wc -c) + 1))" "$got" | sha256sum | cut -d' ' -f1)"
 check_eq "TCP + PROXY protocol: header, then 300 kB echoed over the 1000-byte link" "$pp_want" "$pp_got"
@@ -103,7 +109,8 @@ if [ "$pp_want" != "$pp_got" ]; then
 	echo "# echoed $(wc -c <"$got") of $(wc -c <"$data") bytes (+ header line)"
 	dir grep -E '^drop_' /proc/net/ip_vs_ext_stats | grep -v ' 0$' | sed 's/^/# director: /'
 	dir ipvsadm -L -n -c | grep ':81 ' | sed 's/^/# director conn: /'
-	ip netns exec "$rs" ss -tni 'sport = :8081' | sed 's/^/# rs socket: /'
+	echo "# both ends' sockets, every second (client first):"
+	sed 's/^/#   /' "$sockets" | tail -n 400
 	for ns in "$client" "$director" "$rtr" "$rs"; do
 		ip netns exec "$ns" nstat -az 2>/dev/null |
 			grep -E 'TcpRetransSegs|TcpExtTCPTimeouts|IcmpInDestUnreachs|IcmpOutDestUnreachs|IpFragFails|IpOutDiscards|TcpExtTCPLossProbes' |

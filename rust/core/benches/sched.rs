@@ -335,8 +335,19 @@ fn bench(c: &mut Criterion) {
         N_DADDRS,
     );
 
+    // scripts/bench-sched.sh measures in rounds: one scheduler at a time
+    // (SCHED_BENCH_ONLY), the two sides back to back, upstream first in
+    // every other round (SCHED_BENCH_UPSTREAM_FIRST=1).
+    let only = std::env::var("SCHED_BENCH_ONLY").ok();
+    let upstream_first = std::env::var("SCHED_BENCH_UPSTREAM_FIRST").is_ok_and(|v| v == "1");
     for kind in SchedKind::ALL {
         let name = kind.name();
+        if only
+            .as_deref()
+            .is_some_and(|o| o.split(',').all(|n| n != name))
+        {
+            continue;
+        }
         let flags = svc_flags(kind);
         let inputs = sched_inputs(&pkts, flags);
         let svc = upstream_svc(&specs, flags);
@@ -355,22 +366,26 @@ fn bench(c: &mut Criterion) {
 
         let mut g = c.benchmark_group(name);
         g.sampling_mode(SamplingMode::Flat);
-        let mut k = 0usize;
-        g.bench_function("ipvs_rs", |b| {
-            b.iter(|| {
-                let input = &inputs[k & mask];
-                k = k.wrapping_add(1);
-                black_box(&mut ours).schedule(black_box(&list), black_box(input))
-            })
-        });
-        let mut k = 0usize;
-        g.bench_function("upstream", |b| {
-            b.iter(|| {
-                let pkt = &upkts[k & mask];
-                k = k.wrapping_add(1);
-                black_box(&mut *theirs).schedule(black_box(&svc), black_box(pkt))
-            })
-        });
+        for side in if upstream_first { [1, 0] } else { [0, 1] } {
+            let mut k = 0usize;
+            if side == 0 {
+                g.bench_function("ipvs_rs", |b| {
+                    b.iter(|| {
+                        let input = &inputs[k & mask];
+                        k = k.wrapping_add(1);
+                        black_box(&mut ours).schedule(black_box(&list), black_box(input))
+                    })
+                });
+            } else {
+                g.bench_function("upstream", |b| {
+                    b.iter(|| {
+                        let pkt = &upkts[k & mask];
+                        k = k.wrapping_add(1);
+                        black_box(&mut *theirs).schedule(black_box(&svc), black_box(pkt))
+                    })
+                });
+            }
+        }
         g.finish();
     }
 }
@@ -379,7 +394,7 @@ fn bench(c: &mut Criterion) {
 /// either undisturbed or hit by a preemption, and the median is an
 /// undisturbed one as long as fewer than half are hit (long samples would
 /// all absorb part of the load instead). About 1.5 s per benchmark, 45 s
-/// in all plus the checks.
+/// a round of all 14 schedulers plus the checks.
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_millis(300))
