@@ -315,8 +315,10 @@ EOF
 	none) echo "scripts/bench-sched.sh is not there yet: not measured." ;;
 	0)
 		echo "Criterion medians on the host (host time, so noisier than the VM"
-		echo "numbers), ns per decision with 1,000 real servers; ratio ="
-		echo "upstream / ipvs_rs (at least 1.0: ipvs_rs at least as fast)."
+		echo "numbers), ns per decision with 1,000 real servers, the median of"
+		echo "the rounds (each scheduler's two sides back to back, the order"
+		echo "alternating); ratio = upstream / ipvs_rs (at least 1.0: ipvs_rs at"
+		echo "least as fast), round_ratios the range of the rounds' ratios."
 		echo
 		echo '```'
 		cat "$raw/sched.txt"
