@@ -98,8 +98,14 @@ sockets=$(mktemp /tmp/icmp.XXXXXX)
 bg bash -c "while :; do date +%T.%N; ip netns exec $client ss -tnio 'dport = :81'; \
 	ip netns exec $rs ss -tnio 'sport = :8081'; sleep 1; done >$sockets 2>&1"
 sampler=$!
+# And the director's two sides, headers only (shown if it fails).
+cap_c=$(mktemp /tmp/icmp.XXXXXX) cap_s=$(mktemp /tmp/icmp.XXXXXX)
+bg dir tcpdump -q -U -s 96 -i d0 -w "$cap_c" tcp port 81 2>/dev/null
+cap1=$!
+bg dir tcpdump -q -U -s 96 -i d1 -w "$cap_s" tcp port 8081 or icmp 2>/dev/null
+cap2=$!
 cli timeout 60 socat -T 20 -t 30 - TCP:$VIP:81 <"$data" >"$got"
-kill "$sampler" 2>/dev/null
+kill "$sampler" "$cap1" "$cap2" 2>/dev/null
 pp_want="PP v2 10.0.1.2 $VIP:81 $(sha256sum <"$data" | cut -d' ' -f1)"
 pp_got="$(head -1 "$got" | sed 's/:[0-9]* / /') $(tail -c +"$(($(head -1 "$got" | wc -c) + 1))" "$got" | sha256sum | cut -d' ' -f1)"
 check_eq "TCP + PROXY protocol: header, then 300 kB echoed over the 1000-byte link" "$pp_want" "$pp_got"
@@ -111,6 +117,10 @@ if [ "$pp_want" != "$pp_got" ]; then
 	dir ipvsadm -L -n -c | grep ':81 ' | sed 's/^/# director conn: /'
 	echo "# both ends' sockets, every second (client first):"
 	sed 's/^/#   /' "$sockets" | tail -n 400
+	echo "# the director's client side (d0), last 60 packets:"
+	tcpdump -r "$cap_c" -nn -S -tt 2>/dev/null | tail -n 60 | sed 's/^/#   /'
+	echo "# the director's server side (d1), last 60 packets:"
+	tcpdump -r "$cap_s" -nn -S -tt 2>/dev/null | tail -n 60 | sed 's/^/#   /'
 	for ns in "$client" "$director" "$rtr" "$rs"; do
 		ip netns exec "$ns" nstat -az 2>/dev/null |
 			grep -E 'TcpRetransSegs|TcpExtTCPTimeouts|IcmpInDestUnreachs|IcmpOutDestUnreachs|IpFragFails|IpOutDiscards|TcpExtTCPLossProbes' |
