@@ -391,6 +391,19 @@ if [ "$sum_wire" != 0 ] || [ "$sum_cdrop" != "$ff" ]; then
 fi
 
 # --- the table drains; the connection cache follows it.
+# The connections' timers run on jiffies: how far they moved in a span of
+# wall time (the expiry of the same connections in two listings) tells
+# whether the guest's clock kept up (a starved TCG guest may not).
+snap() { echo "$(date +%s)"; dir awk 'NR > 1' /proc/net/ip_vs_conn; }
+# timer_rate SNAP1 SNAP2: "timers moved X s in Y s" over the connections
+# in both listings whose timers had not run out.
+timer_rate() {
+	awk 'FNR == 1 {t[++f] = $1; next}
+		f == 1 {e[$1 $2 $3 $4 $5 $6 $7] = $9; next}
+		($1 $2 $3 $4 $5 $6 $7) in e && $9 > 0 {d += e[$1 $2 $3 $4 $5 $6 $7] - $9; n++}
+		END {if (n) printf "timers moved %.1f s in %d s of wall time (%d connections)", d / n, t[2] - t[1], n; else print "no connection to time"}' "$1" "$2"
+}
+snap >"$logs/conns-1"
 dir ipvsadm --set 5 5 5
 early() { dir awk 'NR > 1 && ($1 == "UDP" || $8 !~ /^(FIN_WAIT|TIME_WAIT|CLOSE)$/)' /proc/net/ip_vs_conn | wc -l; }
 no_early() { [ "$(early)" -eq 0 ]; }
@@ -408,16 +421,34 @@ maxexp() { dir awk 'NR > 1 && $9 > m {m = $9} END {print m + 0}' /proc/net/ip_vs
 e1=$(maxexp)
 check "every closing connection's timer is within its state's timeout (TIME_WAIT 120 s)" test "$e1" -le 120
 if [ "$SOAK_DRAIN" = full ]; then
-	log_info "waiting for the table to drain ($(ext conn_count) connections, the last expires in $e1 s)"
-	drained() { [ "$(ext conn_count)" -eq 0 ]; }
-	check "the table drains to 0" wait_for $((e1 + 15)) drained
+	# Drains: the count falls to 0, never standing still for 30 s (a
+	# stuck connection), within three times the last timer's time.
+	n0=$(ext conn_count)
+	log_info "waiting for the table to drain ($n0 connections, the last expires in $e1 s)"
+	start=$(date +%s) prev=$n0 moved=$start
+	while :; do
+		now=$(date +%s) n=$(ext conn_count)
+		[ "$n" -lt "$prev" ] && moved=$now
+		prev=$n
+		[ "$n" -eq 0 ] && break
+		[ $((now - moved)) -lt "$(scaled 30 | cut -d. -f1)" ] || break
+		[ $((now - start)) -lt "$(scaled $((3 * e1 + 30)) | cut -d. -f1)" ] || break
+		sleep 2
+	done
+	snap >"$logs/conns-2"
+	log_info "drain: $n0 -> $n connections in $((now - start)) s (the last timer was due in $e1 s); $(timer_rate "$logs/conns-1" "$logs/conns-2")"
+	check_eq "the table drains to 0" 0 "$n"
+	if [ "$n" != 0 ]; then
+		log_info "left: $(awk 'NR > 1 {print $1, $8, "expires", $9}' "$logs/conns-2" | sort | uniq -c | sort -rn | head -n 8 | tr -s ' ' | tr '\n' ';')"
+	fi
 else
 	n1=$(ext conn_count)
 	sleep 3
 	if [ "$n1" -gt 0 ]; then
 		check "the closing connections' timers run" test "$(maxexp)" -lt "$e1"
 	fi
-	log_info "quick drain check: $n1 closing connections left (the last expires in $e1 s); the test's clock: ${SECONDS} s"
+	snap >"$logs/conns-2"
+	log_info "quick drain check: $n1 closing connections left (the last expires in $e1 s); $(timer_rate "$logs/conns-1" "$logs/conns-2"); the test's clock: ${SECONDS} s"
 fi
 slab_sample >>"$logs/slab"
 cleanup_bg
@@ -432,6 +463,8 @@ else
 	check "the connection cache holds no more than the table (+512 per-CPU and RCU slack; most $slack)" test "$slack" -le 512
 fi
 if [ "$SOAK_DRAIN" = full ] && ! kmemleak_kernel; then
+	# (Objects free in the per-CPU slabs count as active until shrunk.)
+	echo 1 >/sys/kernel/slab/ipvs_rs_conn/shrink 2>/dev/null
 	check "the connection cache is empty again" test "$(awk '$1 == "ipvs_rs_conn" {print $2}' /proc/slabinfo)" -le 64
 fi
 check "rmmod after the soak" rmmod ipvs_rs
