@@ -64,12 +64,23 @@ pub(crate) fn csum_mode(skb: &SkBuff) -> CsumMode {
 }
 
 /// The checksum mode of an skb whose `ip_summed` is `summed`.
-pub(crate) fn csum_mode_of(summed: u8) -> CsumMode {
+fn csum_mode_of(summed: u8) -> CsumMode {
     if summed == CHECKSUM_PARTIAL {
         CsumMode::Partial
     } else {
         CsumMode::Full
     }
+}
+
+/// The packet's IP and transport headers (as parsed in `info`) made
+/// writable once for an in-place rewrite ([`SkBuff::rewrite_header`]),
+/// with the checksum mode the rewrite must keep.
+pub(crate) fn rewrite_headers<'a>(
+    skb: &'a mut SkBuff,
+    info: &PacketInfo,
+) -> Option<(&'a mut [u8], CsumMode)> {
+    let (buf, summed) = skb.rewrite_header(info.l4_off + l4_hdr_len(info))?;
+    Some((buf, csum_mode_of(summed)))
 }
 
 /// A TCP/UDP/SCTP packet (not a fragment) as the hooks see it after one
@@ -665,10 +676,9 @@ fn reply(mut skb: SkBuff, net: NetRef<'_>) -> Verdict {
     }
     let timeouts = st.timeouts.get();
     conn.packet(Direction::Output, pkt.event, &timeouts);
-    let Some((buf, summed)) = skb.rewrite_header(info.l4_off + l4_hdr_len(info)) else {
+    let Some((buf, mode)) = rewrite_headers(&mut skb, info) else {
         return Verdict::Drop(DropReason::Header);
     };
-    let mode = csum_mode_of(summed);
     if packet::snat_parsed(buf, info, conn.tuple.vaddr, conn.tuple.vport, mode).is_err() {
         return Verdict::Drop(DropReason::Header);
     }

@@ -4,7 +4,7 @@
 //! Upstream's `ip_vs_{nat,dr,tunnel}_xmit`, IPv4.
 
 use crate::conn::Conn;
-use crate::dataplane::{csum_mode_of, l4_hdr_len, Pkt, Verdict};
+use crate::dataplane::{self, Pkt, Verdict};
 use crate::kbind::bindings;
 use crate::kbind::netns::NetRef;
 use crate::kbind::route_cache::{ClientRoute, RouteCache};
@@ -200,10 +200,9 @@ fn send(mut skb: SkBuff, net: NetRef<'_>, rt: Rt) -> Verdict {
 
 fn nat(mut skb: SkBuff, net: NetRef<'_>, conn: &Conn, info: &PacketInfo) -> Verdict {
     // The headers are made writable once, for the rewrite and the TTL.
-    let Some((buf, summed)) = skb.rewrite_header(info.l4_off + l4_hdr_len(info)) else {
+    let Some((buf, mode)) = dataplane::rewrite_headers(&mut skb, info) else {
         return Verdict::Drop(DropReason::Header);
     };
-    let mode = csum_mode_of(summed);
     if packet::dnat_parsed(buf, info, conn.tuple.daddr, conn.tuple.dport, mode).is_err() {
         return Verdict::Drop(DropReason::Header);
     }
@@ -293,10 +292,9 @@ fn fnat_request(mut skb: SkBuff, net: NetRef<'_>, conn: &Conn, info: &PacketInfo
     let Some(f) = &conn.fnat else {
         return Verdict::Drop(DropReason::NoEntry);
     };
-    let Some((buf, summed)) = skb.rewrite_header(info.l4_off + l4_hdr_len(info)) else {
+    let Some((buf, mode)) = dataplane::rewrite_headers(&mut skb, info) else {
         return Verdict::Drop(DropReason::Header);
     };
-    let mode = csum_mode_of(summed);
     // The source fields `info` names are still the packet's after the
     // destination rewrite.
     if packet::dnat_parsed(buf, info, conn.tuple.daddr, conn.tuple.dport, mode).is_err()
@@ -381,10 +379,9 @@ pub(crate) fn fnat_reply(
     let timeouts = st.timeouts.get();
     let bytes = pkt.len;
     conn.packet(ipvs_core::conn::Direction::Output, pkt.event, &timeouts);
-    let Some((buf, summed)) = skb.rewrite_header(info.l4_off + l4_hdr_len(info)) else {
+    let Some((buf, mode)) = dataplane::rewrite_headers(&mut skb, info) else {
         return Verdict::Drop(DropReason::Header);
     };
-    let mode = csum_mode_of(summed);
     if packet::snat_parsed(buf, info, conn.tuple.vaddr, conn.tuple.vport, mode).is_err()
         || packet::dnat_parsed(buf, info, conn.tuple.caddr, conn.tuple.cport, mode).is_err()
     {
