@@ -11,7 +11,8 @@
 #   BENCH_FLOOD_SECONDS at a SYNPROXY service (cookie SYN-ACKs sent, from
 #   /proc/net/ip_vs_ext_stats) and at nftables synproxy on the real server
 #   (SYNs received, /proc/net/stat/synproxy), in the same boot; meanwhile a
-#   legitimate client makes requests, whose successes are counted.
+#   legitimate client makes requests one after another, whose successes are
+#   counted (selftests/py/legit_requests.py, started before the flood).
 # - New TCP connections per second (tools/connbench) through SYNPROXY +
 #   FULLNAT and through plain FULLNAT, BENCH_ROUNDS rounds, medians.
 #
@@ -20,7 +21,7 @@
 source "$(dirname "$0")/../selftests/lib.sh"
 source "$(dirname "$0")/../selftests/topology.sh"
 require_root
-require_cmd ipvsadm nft hping3 socat connbench
+require_cmd ipvsadm nft hping3 python3 connbench
 
 OUT=${1:?usage: bench-synproxy-guest.sh OUTDIR}
 mkdir -p "$OUT"
@@ -45,8 +46,9 @@ REF=$(rs_ip 2)
 REFNS=${RS_NS[1]}
 ip -n "$director" route add default via $CLIENT_IP
 bg ip netns exec "$RSNS" connbench server "0.0.0.0:80" 2
-bg ip netns exec "$RSNS" socat TCP-LISTEN:81,fork,reuseaddr SYSTEM:"echo ok"
-bg ip netns exec "$REFNS" socat TCP-LISTEN:84,fork,reuseaddr SYSTEM:"echo ok"
+LEGIT="python3 $REPO/selftests/py/legit_requests.py"
+bg ip netns exec "$RSNS" $LEGIT server 81
+bg ip netns exec "$REFNS" $LEGIT server 84
 ip netns exec "$REFNS" nft -f - <<EOF
 table ip sp {
 	chain pre {
@@ -87,24 +89,37 @@ nft_syns() {
 }
 ipvs_cookies() { dir awk '$1 == "synproxy_cookies_sent" {print $2}' /proc/net/ip_vs_ext_stats; }
 
-# flood NAME DST PORT COUNTER: prints "rate ok tried"
+# flood NAME DST PORT COUNTER: prints "rate ok tried". The legitimate
+# client is one process started before the flood (legit_requests.py says
+# why): it makes a first request, says "ready", and on "go" makes requests
+# for the flood's duration.
 flood() {
-	local name=$1 dst=$2 port=$3 counter=$4 c0 c1 t0 t1 ok=0 tried=0
+	local name=$1 dst=$2 port=$3 counter=$4 c0 c1 t0 t1 ready ok=0 tried=0 pid
+	local from to
+	coproc LEGIT_CLIENT { ip netns exec "$client" $LEGIT client "$dst" "$port" "$FLOOD"; }
+	# Own copies of the coprocess's pipes: bash closes its own when the
+	# coprocess exits, which it does right after printing its result.
+	exec {from}<&"${LEGIT_CLIENT[0]}" {to}>&"${LEGIT_CLIENT[1]}"
+	if ! read -r -t 60 ready <&$from || [ "$ready" != ready ]; then
+		say "$name: the legitimate client got no answer before the flood" >&2
+		exec {from}<&- {to}>&-
+		echo "0 0 1"
+		return
+	fi
 	c0=$($counter)
 	t0=$(uptime_s)
 	ip netns exec "$client" setsid timeout "$FLOOD" hping3 -q -S -p "$port" --rand-source --flood "$dst" \
 		</dev/null >/dev/null 2>&1 &
-	local pid=$!
-	while kill -0 $pid 2>/dev/null; do
-		tried=$((tried + 1))
-		# Up to 20 s: a SYN lost in the flood is sent again after 1, 3, 7
-		# and 15 s, as by any client.
-		[ "$(timeout 20 ip netns exec "$client" socat -T 19 -t 19 - "TCP:$dst:$port" </dev/null)" = ok ] && ok=$((ok + 1))
-	done
-	wait $pid
+	pid=$!
+	echo go >&$to
+	wait $pid || true
 	t1=$(uptime_s)
 	c1=$($counter)
-	awk -v a="$c0" -v b="$c1" -v s="$t0" -v e="$t1" -v ok=$ok -v n=$tried \
+	# The last request may still be retrying a SYN lost in the flood.
+	read -r -t 60 ok tried <&$from || { ok=0 tried=1; }
+	exec {from}<&- {to}>&-
+	wait || true
+	awk -v a="$c0" -v b="$c1" -v s="$t0" -v e="$t1" -v ok="$ok" -v n="$tried" \
 		'BEGIN {printf "%d %d %d\n", (b - a) / (e - s), ok, n}'
 }
 

@@ -15,7 +15,11 @@
 # Environment: VM_KVM=auto|0|1 (default auto: KVM only if a probe boot
 # works), VM_CPUS (2), VM_MEMORY (2G), VM_TIMEOUT seconds (3600; 14400 with
 # KCONFIG=debug),
-# VM_ALLOW_SPLAT=1 to report splats without failing.
+# VM_ALLOW_SPLAT=1 to report splats without failing, VM_STREAM_DMESG=1 to
+# have the guest stream its kernel log into build/vm/live-dmesg.log while the
+# command runs (to read a stuck VM; off by default because every kernel
+# message then becomes a 9p write, which under a packet flood and -icount
+# can stall the writing vCPU long enough for an RCU stall report).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -61,6 +65,10 @@ if [ $# -eq 0 ]; then
 fi
 
 printf '%s\n' "$*" >"$run/cmd"
+if [ "${VM_STREAM_DMESG:-0}" = 1 ]; then
+	: >"$REPO/build/vm/live-dmesg.log"
+	echo "$REPO/build/vm/live-dmesg.log" >"$run/stream-dmesg"
+fi
 set +e
 timeout --foreground "$VM_TIMEOUT" "${vng_base[@]}" "${accel[@]}" --cwd "$REPO" \
 	-e "$REPO/scripts/vm-guest.sh $run" </dev/null
@@ -70,7 +78,8 @@ set -e
 if [ ! -f "$run/rc" ]; then
 	[ "$vng_rc" = 124 ] && echo "vm-exec: timed out after ${VM_TIMEOUT}s" >&2
 	echo "vm-exec: the guest did not report an exit status (vng exit $vng_rc); kernel log:" >&2
-	tail -n 50 "$run/dmesg" 2>/dev/null >&2 || true
+	tail -n 50 "$run/dmesg" 2>/dev/null >&2 ||
+		tail -n 50 "$REPO/build/vm/live-dmesg.log" 2>/dev/null >&2 || true
 	exit 125
 fi
 rc=$(cat "$run/rc")

@@ -6,8 +6,14 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo" || exit 1
 export PATH="$repo/build/bin:/usr/local/sbin:/usr/sbin:/sbin:$PATH"
 export IPVS_RS_IN_VM=1
+live=
+if [ -f "$run/stream-dmesg" ]; then
+	dmesg -w >"$(cat "$run/stream-dmesg")" 2>/dev/null &
+	live=$!
+fi
 bash -c "$(cat "$run/cmd")"
 rc=$?
+[ -z "$live" ] || kill "$live" 2>/dev/null
 dmesg >"$run/dmesg" 2>/dev/null
 echo "$rc" >"$run/rc"
 sync
