@@ -10,10 +10,10 @@
 //! where `max_size = n / 2`, so the table is never more than 3/4 full and
 //! probes stay short. With `n = 32768` these are exactly upstream's
 //! numbers: `max_size = IP_VS_LBLC_TAB_SIZE * 16 = 16384`, `limit = 24576`.
-//! The home slot of an address is its SipHash-1-3 (of the family and the
-//! address bytes: 4 for IPv4, 16 for IPv6) under a per-service seed
-//! ([`super::SchedConfig::hash_seed`]), scaled to `0..n` by
-//! multiply-shift. Removal shifts later entries of the probe run back (no
+//! The home slot of an address is its keyed folded-multiply hash
+//! ([`super::hash::addr_fold_mul`], of the family and the 16 address
+//! bytes) under a per-service seed ([`super::SchedConfig::hash_seed`]),
+//! scaled to `0..n` by multiply-shift. Removal shifts later entries of the probe run back (no
 //! tombstones).
 //!
 //! # Insertion and eviction
@@ -37,9 +37,9 @@
 //! stale entries a partial sweep drops first differs (both follow hash
 //! order), not the policy.
 
-use super::hash::siphash13;
+use super::hash::addr_fold_mul;
 use super::{iter, time_before, DestView, Dests};
-use crate::addr::{Addr, Af};
+use crate::addr::Addr;
 use core::marker::PhantomData;
 
 /// `ENTRY_TIMEOUT`: entries unused this long may go when the table is over
@@ -109,6 +109,9 @@ impl DestRef {
     /// The server's current index and view, if it is still in `dests`
     /// (upstream: whether the server is `IP_VS_DEST_CF_AVAILABLE`, i.e.
     /// not moved to the trash).
+    /// The common case, the server still at its hint, is inlined into the
+    /// packet path; the search after a list change is not.
+    #[inline]
     pub(crate) fn lookup<D: Dests + ?Sized>(&self, dests: &D) -> Option<(usize, DestView)> {
         let hint = self.hint as usize;
         if let Some(d) = dests.get(hint) {
@@ -116,10 +119,17 @@ impl DestRef {
                 return Some((hint, d));
             }
         }
+        self.search(dests)
+    }
+
+    /// [`DestRef::lookup`] when the server is not at its hint.
+    #[inline(never)]
+    fn search<D: Dests + ?Sized>(&self, dests: &D) -> Option<(usize, DestView)> {
         iter(dests).find(|(_, d)| self.is(d))
     }
 
     /// As [`DestRef::lookup`], remembering the index found.
+    #[inline]
     pub(crate) fn refresh<D: Dests + ?Sized>(&mut self, dests: &D) -> Option<(usize, DestView)> {
         let found = self.lookup(dests);
         if let Some((i, _)) = found {
@@ -166,7 +176,8 @@ impl<E: Entry, T: AsRef<[Slot<E>]> + AsMut<[Slot<E>]>> Cache<T, E> {
         slots.as_mut().fill(Slot(None));
         Cache {
             slots,
-            key: [seed, seed.rotate_left(32) ^ 0x9e37_79b9_7f4a_7c15],
+            // Top bit set: see addr_fold_mul.
+            key: [seed, seed.rotate_left(32) ^ 0x9e37_79b9_7f4a_7c15 | 1 << 63],
             entries: 0,
             rover: 0,
             // Upstream starts at 1: the first full sweep is the 30th call.
@@ -196,23 +207,9 @@ impl<E: Entry, T: AsRef<[Slot<E>]> + AsMut<[Slot<E>]>> Cache<T, E> {
         self.hz
     }
 
+    #[inline]
     fn home(&self, key: &Addr) -> usize {
-        let len = self.slots.as_ref().len();
-        let [f0, f1] = key.af().raw().to_le_bytes();
-        let [a0, a1, a2, a3, rest @ ..] = key.inet();
-        let h = match key.af() {
-            // The family and the four address bytes: under 8 bytes, one
-            // SipHash compression round (an IPv6 key takes three).
-            Af::Inet => siphash13(self.key, &[f0, f1, a0, a1, a2, a3]),
-            Af::Inet6 => {
-                let [b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11] = rest;
-                let bytes = [
-                    f0, f1, a0, a1, a2, a3, b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11,
-                ];
-                siphash13(self.key, &bytes)
-            }
-        };
-        scale(h, len)
+        scale(addr_fold_mul(self.key, key), self.slots.as_ref().len())
     }
 
     /// The slot holding `key`'s entry.

@@ -25,9 +25,8 @@ pub(crate) fn table_bits(len: usize) -> Option<u32> {
 /// ([`super::DestView::available`]).
 #[inline]
 pub(crate) fn bucket_dest<D: Dests + ?Sized>(dests: &D, v: u32) -> Option<(usize, bool)> {
-    if v == NO_DEST {
-        return None;
-    }
+    // NO_DEST (u32::MAX) is no index of any list (a list's length fits
+    // in a u32, see `update`), so the lookup itself says "none".
     let i = v as usize;
     available_at(dests, i).map(|a| (i, a))
 }
@@ -64,7 +63,8 @@ impl<T: AsRef<[u32]> + AsMut<[u32]>> Dh<T> {
     }
 
     /// The server for the packet's destination address, if available.
-    #[inline(never)]
+    /// Small enough to inline into [`super::SchedState::schedule`].
+    #[inline]
     pub fn schedule<D: Dests + ?Sized>(&self, dests: &D, input: &SchedInput) -> Option<usize> {
         let h = hash_32_shr(fold(input.daddr.af(), &input.daddr), self.shift) as usize;
         let (i, available) = bucket_dest(dests, *self.table.as_ref().get(h)?)?;

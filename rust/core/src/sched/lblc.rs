@@ -87,6 +87,18 @@ impl<T: AsRef<[LblcSlot]> + AsMut<[LblcSlot]>> Lblc<T> {
                 }
             }
         }
+        self.reschedule(slot, dests, input)
+    }
+
+    /// No usable cached server: pick one with wlc and cache it (out of
+    /// line, so the hit path stays short).
+    #[inline(never)]
+    fn reschedule<D: Dests + ?Sized>(
+        &mut self,
+        slot: Option<usize>,
+        dests: &D,
+        input: &SchedInput,
+    ) -> Option<usize> {
         let i = wlc::schedule(dests)?;
         let d = dests.get(i)?;
         match slot.and_then(|s| self.cache.get_mut(s)) {

@@ -67,7 +67,8 @@ impl DestSet {
         let mut size = 0;
         let mut gone = false;
         for slot in self.members.iter_mut() {
-            let Some(m) = slot else { continue };
+            // Members are packed at the front: the first empty slot ends them.
+            let Some(m) = slot else { break };
             let Some((i, d)) = m.refresh(dests) else {
                 *slot = None;
                 gone = true;

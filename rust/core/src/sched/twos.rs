@@ -13,12 +13,22 @@
 //! the bias is below `(total + 1) / 2^32`. Weight sums and load products
 //! are computed without overflow (upstream: `int`).
 
-use super::{load_gt, mul_wide, DestView, Dests};
+use super::{load_gt, mul_wide, Dests};
 
 /// A value in `[0, n)` from 32 random bits: `(r * n) >> 32`.
 #[inline]
 fn below(r: u32, n: u64) -> u64 {
     mul_wide(n, r).0
+}
+
+/// The weight of server `index` if it is available (weight above 0, not
+/// overloaded), reading only what that takes (no full `DestView`).
+#[inline]
+fn available_weight<D: Dests + ?Sized>(dests: &D, index: usize) -> Option<u64> {
+    match dests.weight_overloaded(index) {
+        Some((w, false)) if w > 0 => Some(w.unsigned_abs().into()),
+        _ => None,
+    }
 }
 
 /// From index `from` on, `sum` being the weight total of the available
@@ -30,13 +40,13 @@ fn reach<D: Dests + ?Sized>(
     from: usize,
     mut sum: u64,
     target: u64,
-) -> Option<(usize, DestView, u64)> {
+) -> Option<(usize, u64)> {
     for i in from..dests.len() {
-        let Some(d) = dests.get(i) else { continue };
-        if d.available() {
-            sum = sum.saturating_add(u64::from(d.weight()));
+        if let Some(w) = available_weight(dests, i) {
+            // At most i32::MAX per server: a u64 sum cannot wrap.
+            sum = sum.wrapping_add(w);
             if sum >= target {
-                return Some((i, d, sum));
+                return Some((i, sum));
             }
         }
     }
@@ -50,9 +60,9 @@ pub fn schedule<D: Dests + ?Sized>(dests: &D, random: u64) -> Option<usize> {
     let mut total = 0u64;
     let mut last = None;
     for i in 0..dests.len() {
-        let Some(d) = dests.get(i) else { continue };
-        if d.available() {
-            total = total.saturating_add(u64::from(d.weight()));
+        if let Some(w) = available_weight(dests, i) {
+            // At most i32::MAX per server: a u64 sum cannot wrap.
+            total = total.wrapping_add(w);
             last = Some(i);
         }
     }
@@ -65,13 +75,16 @@ pub fn schedule<D: Dests + ?Sized>(dests: &D, random: u64) -> Option<usize> {
     let (lo, hi) = if r1 <= r2 { (r1, r2) } else { (r2, r1) };
     let a = reach(dests, 0, 0, lo);
     let b = match a {
-        Some((i, d, sum)) if sum >= hi => Some((i, d, sum)),
-        Some((i, _, sum)) => reach(dests, i + 1, sum, hi),
+        Some((i, sum)) if sum >= hi => Some((i, sum)),
+        Some((i, sum)) => reach(dests, i + 1, sum, hi),
         None => None,
     };
+    // The two picks, with the counters to compare their load.
+    let pick = |p: Option<(usize, u64)>| p.and_then(|(i, _)| Some((i, dests.get(i)?)));
+    let (a, b) = (pick(a), pick(b));
     let (c1, c2) = if r1 <= r2 { (a, b) } else { (b, a) };
     match (c1, c2) {
-        (Some((i1, d1, _)), Some((i2, d2, _))) => {
+        (Some((i1, d1)), Some((i2, d2))) => {
             // `weight2 * overhead1 > weight1 * overhead2`: the second is
             // strictly less loaded.
             let gt = load_gt(
@@ -82,7 +95,7 @@ pub fn schedule<D: Dests + ?Sized>(dests: &D, random: u64) -> Option<usize> {
             );
             Some(if gt { i2 } else { i1 })
         }
-        (Some((i, ..)), None) | (None, Some((i, ..))) => Some(i),
+        (Some((i, _)), None) | (None, Some((i, _))) => Some(i),
         (None, None) => Some(last),
     }
 }
