@@ -11,7 +11,7 @@ APT_PACKAGES=(
 	build-essential flex bison bc libelf-dev libssl-dev cpio kmod xz-utils
 	qemu-system-x86 python3-pip
 	iproute2 iputils-ping socat ipvsadm keepalived tcpdump python3-scapy
-	busybox-static procps psmisc jq udev nftables curl python3 hping3 nginx
+	busybox-static procps psmisc jq udev nftables curl python3 hping3 nginx valgrind
 )
 
 missing=()

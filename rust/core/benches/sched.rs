@@ -2,7 +2,9 @@
 //! Cost of one scheduling decision with 1,000 real servers, for each of
 //! the 14 schedulers: `ipvs_core`'s against a transcription of upstream
 //! Linux 6.12's C code (`upstream/`, read its module docs for how it is
-//! modelled). `scripts/bench-sched.sh` runs this and prints the table.
+//! modelled). `scripts/bench-sched.sh` runs this and prints the table: its
+//! ratios come from count mode (`SCHED_BENCH_COUNT`, see [`count`]) under
+//! callgrind, deterministic; criterion's host times are information.
 //!
 //! The scenario (the same on both sides):
 //!
@@ -48,7 +50,7 @@
 
 mod upstream;
 
-use criterion::{criterion_group, criterion_main, Criterion, SamplingMode};
+use criterion::{criterion_group, Criterion, SamplingMode};
 use ipvs_core::addr::{Addr, Af};
 use ipvs_core::sched::{
     lblc::LblcSlot, lblcr::LblcrSlot, Backing, DestView, Dests, SchedConfig, SchedInput, SchedKind,
@@ -409,4 +411,93 @@ criterion_group! {
     config = config();
     targets = bench
 }
-criterion_main!(benches);
+
+/// Decisions measured in count mode (`SCHED_BENCH_COUNT`), after a warm
+/// pass over the whole stream.
+const N_COUNTED: usize = 8192;
+
+/// The measured loop of count mode, `ipvs_rs` side: `scripts/bench-sched.sh`
+/// runs the binary under callgrind with collection toggled on entry and
+/// exit of this function, so its counts are these decisions and nothing
+/// else (setup, the warm pass and process start are not collected).
+#[inline(never)]
+fn counted_ipvs_rs(
+    state: &mut SchedState<VecStorage>,
+    list: &GlueList<'_>,
+    inputs: &[SchedInput],
+) -> usize {
+    let mut hits = 0usize;
+    for input in inputs {
+        hits += usize::from(
+            black_box(&mut *state)
+                .schedule(black_box(list), black_box(input))
+                .is_some(),
+        );
+    }
+    hits
+}
+
+/// The measured loop of count mode, upstream side (as `counted_ipvs_rs`).
+#[inline(never)]
+fn counted_upstream(
+    sched: &mut dyn upstream::Scheduler,
+    svc: &upstream::Svc,
+    pkts: &[upstream::Pkt],
+) -> usize {
+    let mut hits = 0usize;
+    for pkt in pkts {
+        hits += usize::from(
+            black_box(&mut *sched)
+                .schedule(black_box(svc), black_box(pkt))
+                .is_some(),
+        );
+    }
+    hits
+}
+
+/// Count mode: `SCHED_BENCH_COUNT=ipvs_rs|upstream SCHED_BENCH_ONLY=NAME`.
+/// One side of one scheduler: fresh state, one pass over the whole stream
+/// (the state criterion measures from: caches filled, rotations under
+/// way), then `N_COUNTED` decisions from the start of the stream in
+/// `counted_*`. Prints the number of decisions that found a server.
+fn count(side: &str, name: &str) {
+    let Some(kind) = SchedKind::ALL.into_iter().find(|k| k.name() == name) else {
+        panic!("SCHED_BENCH_ONLY={name}: no such scheduler");
+    };
+    let specs = specs();
+    let pkts = packets(&specs);
+    let flags = svc_flags(kind);
+    let hits = match side {
+        "ipvs_rs" => {
+            let glue = glue_dests(&specs);
+            let list = GlueList(&glue);
+            let inputs = sched_inputs(&pkts, flags);
+            let mut state = ipvs_state(kind, &list);
+            for i in &inputs {
+                black_box(state.schedule(&list, i));
+            }
+            counted_ipvs_rs(&mut state, &list, &inputs[..N_COUNTED])
+        }
+        "upstream" => {
+            let svc = upstream_svc(&specs, flags);
+            let upkts = upstream_pkts(&pkts);
+            let mut sched = upstream::init_service(name, &svc);
+            for p in &upkts {
+                black_box(sched.schedule(&svc, p));
+            }
+            counted_upstream(&mut *sched, &svc, &upkts[..N_COUNTED])
+        }
+        _ => panic!("SCHED_BENCH_COUNT={side}: ipvs_rs or upstream"),
+    };
+    println!("{name} {side}: {N_COUNTED} decisions counted, {hits} found a server");
+}
+
+fn main() {
+    if let Ok(side) = std::env::var("SCHED_BENCH_COUNT") {
+        let name = std::env::var("SCHED_BENCH_ONLY").unwrap_or_default();
+        count(&side, &name);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
