@@ -41,13 +41,17 @@ ip -n "$rtr" addr add 10.0.3.2/24 dev t0
 ip -n "$rtr" addr add 10.0.4.1/24 dev t1
 ip -n "$rtr" link set t0 up
 # The narrow link: the router cannot forward more than 1000 bytes to the
-# real server; the server's own side stays at 1500 (so its MSS does not
-# hide the problem).
+# real server. Both ends of it have MTU 1000 (a veth drops what it
+# receives above its own MTU, silently: with the server's end at 1500, any
+# full-size segment the server sent without GSO, a retransmission say,
+# vanished and the echo below stalled). The server still advertises an
+# MSS of 1460 (advmss), so that its MSS does not hide the problem: the
+# client's segments are too big for the link and draw frag-needed.
 ip -n "$rtr" link set t1 mtu 1000 up
 ip -n "$rtr" route add default via 10.0.3.1
 ip -n "$rs" addr add $RS/24 dev e0
-ip -n "$rs" link set e0 up
-ip -n "$rs" route add default via 10.0.4.1
+ip -n "$rs" link set e0 mtu 1000 up
+ip -n "$rs" route add default via 10.0.4.1 advmss 1460
 for ns in "$director" "$rtr"; do
 	ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
 done
@@ -121,6 +125,7 @@ if [ "$pp_want" != "$pp_got" ]; then
 	tcpdump -r "$cap_c" -nn -S -tt 2>/dev/null | tail -n 60 | sed 's/^/#   /'
 	echo "# the director's server side (d1), last 60 packets:"
 	tcpdump -r "$cap_s" -nn -S -tt 2>/dev/null | tail -n 60 | sed 's/^/#   /'
+	ip -n "$rtr" -s link show t1 | sed 's/^/# rtr t1: /'
 	for ns in "$client" "$director" "$rtr" "$rs"; do
 		ip netns exec "$ns" nstat -az 2>/dev/null |
 			grep -E 'TcpRetransSegs|TcpExtTCPTimeouts|IcmpInDestUnreachs|IcmpOutDestUnreachs|IpFragFails|IpOutDiscards|TcpExtTCPLossProbes' |
