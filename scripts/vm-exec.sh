@@ -15,6 +15,7 @@
 # Environment: VM_KVM=auto|0|1 (default auto: KVM only if a probe boot
 # works), VM_CPUS (2), VM_MEMORY (2G), VM_TIMEOUT seconds (3600; 14400 with
 # KCONFIG=debug),
+# VM_KERNEL_ARGS (extra kernel command-line options),
 # VM_ALLOW_SPLAT=1 to report splats without failing, VM_STREAM_DMESG=1 to
 # have the guest stream its kernel log into build/vm/live-dmesg.log while the
 # command runs (to read a stuck VM; off by default because every kernel
@@ -34,6 +35,8 @@ VM_KVM=${VM_KVM:-auto}
 
 vng_base=(vng -r "$kdir" --user root --cpus "$VM_CPUS" --memory "$VM_MEMORY"
 	--rwdir "$REPO")
+# Extra kernel command-line options (VM_KERNEL_ARGS, space-separated).
+for a in ${VM_KERNEL_ARGS:-}; do vng_base+=(--append "$a"); done
 
 # KVM hangs at boot on some hosts of this kind; probe once per kernel build.
 kvm_probe() {
