@@ -60,9 +60,11 @@ fmt: deps
 
 host-test: test-unit clippy fmt
 
-# Every selftest, in one VM boot (TAP 13 on stdout).
+# Every selftest (or those in T), in one VM boot (TAP 13 on stdout); on
+# the debug kernel in two boots side by side (scripts/selftests.sh,
+# VM_SHARDS).
 selftests: build
-	scripts/vm-exec.sh selftests/run.sh $(T)
+	scripts/selftests.sh $(T)
 
 check: host-test selftests
 	@echo "make check: all tests passed"
