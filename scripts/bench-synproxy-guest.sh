@@ -91,8 +91,8 @@ ipvs_cookies() { dir awk '$1 == "synproxy_cookies_sent" {print $2}' /proc/net/ip
 
 # flood NAME DST PORT COUNTER: prints "rate ok tried". The legitimate
 # client is one process started before the flood (legit_requests.py says
-# why): it makes a first request, says "ready", and on "go" makes requests
-# for the flood's duration.
+# why): it makes a first request, says "ready", and on "go" starts a request
+# every 0.1 s for the flood's duration.
 flood() {
 	local name=$1 dst=$2 port=$3 counter=$4 c0 c1 t0 t1 ready ok=0 tried=0 pid
 	local from to
