@@ -13,8 +13,8 @@
 //! The home slot of an address is its keyed folded-multiply hash
 //! ([`super::hash::addr_fold_mul`], of the family and the 16 address
 //! bytes) under a per-service seed ([`super::SchedConfig::hash_seed`]),
-//! scaled to `0..n` by multiply-shift. Removal shifts later entries of the probe run back (no
-//! tombstones).
+//! scaled to `0..n` by multiply-shift. Removal shifts later entries of the
+//! probe run back (no tombstones).
 //!
 //! # Insertion and eviction
 //!
