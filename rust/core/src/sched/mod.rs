@@ -154,7 +154,7 @@ impl DestView {
     /// weight above 0 and not overloaded.
     #[inline]
     pub fn available(&self) -> bool {
-        self.weight > 0 && !self.overloaded
+        may_take(self.weight, self.overloaded)
     }
 
     /// `ip_vs_dest_conn_overhead()` of 6.12: `(activeconns << 8) +
@@ -248,7 +248,25 @@ impl<D: Dests + ?Sized> Dests for &D {
 pub(crate) fn available_at<D: Dests + ?Sized>(dests: &D, index: usize) -> Option<bool> {
     dests
         .weight_overloaded(index)
-        .map(|(weight, overloaded)| weight > 0 && !overloaded)
+        .map(|(weight, overloaded)| may_take(weight, overloaded))
+}
+
+/// The weight of the server at `index` if it may take new connections
+/// (as [`available_at`]), `None` if it may not or is past the end.
+#[inline]
+pub(crate) fn available_weight_at<D: Dests + ?Sized>(dests: &D, index: usize) -> Option<u64> {
+    match dests.weight_overloaded(index) {
+        Some((weight, overloaded)) if may_take(weight, overloaded) => {
+            Some(weight.unsigned_abs().into())
+        }
+        _ => None,
+    }
+}
+
+/// The one "may take new connections" rule: weight above 0, not overloaded.
+#[inline(always)]
+const fn may_take(weight: i32, overloaded: bool) -> bool {
+    weight > 0 && !overloaded
 }
 
 /// Marks the branch that calls it as rarely taken (stable stand-in for

@@ -13,22 +13,12 @@
 //! the bias is below `(total + 1) / 2^32`. Weight sums and load products
 //! are computed without overflow (upstream: `int`).
 
-use super::{load_gt, mul_wide, Dests};
+use super::{available_weight_at, load_gt, mul_wide, Dests};
 
 /// A value in `[0, n)` from 32 random bits: `(r * n) >> 32`.
 #[inline]
 fn below(r: u32, n: u64) -> u64 {
     mul_wide(n, r).0
-}
-
-/// The weight of server `index` if it is available (weight above 0, not
-/// overloaded), reading only what that takes (no full `DestView`).
-#[inline]
-fn available_weight<D: Dests + ?Sized>(dests: &D, index: usize) -> Option<u64> {
-    match dests.weight_overloaded(index) {
-        Some((w, false)) if w > 0 => Some(w.unsigned_abs().into()),
-        _ => None,
-    }
 }
 
 /// From index `from` on, `sum` being the weight total of the available
@@ -42,7 +32,7 @@ fn reach<D: Dests + ?Sized>(
     target: u64,
 ) -> Option<(usize, u64)> {
     for i in from..dests.len() {
-        if let Some(w) = available_weight(dests, i) {
+        if let Some(w) = available_weight_at(dests, i) {
             // At most i32::MAX per server: a u64 sum cannot wrap.
             sum = sum.wrapping_add(w);
             if sum >= target {
@@ -60,7 +50,7 @@ pub fn schedule<D: Dests + ?Sized>(dests: &D, random: u64) -> Option<usize> {
     let mut total = 0u64;
     let mut last = None;
     for i in 0..dests.len() {
-        if let Some(w) = available_weight(dests, i) {
+        if let Some(w) = available_weight_at(dests, i) {
             // At most i32::MAX per server: a u64 sum cannot wrap.
             total = total.wrapping_add(w);
             last = Some(i);
