@@ -44,7 +44,9 @@ head -c 1500000 /dev/urandom >"$work/data"
 want=$(sha256sum <"$work/data" | cut -d' ' -f1)
 bgg bash -c "for k in \$(seq 0 29); do tail -c +\$((k * 50000 + 1)) $work/data | head -c 50000; sleep 0.5; done |
 	ip netns exec $client socat -T 30 -t 30 - TCP:$VIP:80 >$work/got"
-sleep 2
+# Its connection must exist before the flood's counts start (on a slow
+# kernel socat can take seconds to connect): wait for the first echo.
+check "the long transfer is under way" wait_for 30 test -s "$work/got"
 
 # Flood connections expire in about 10 s (UDP timeout; TCP's CLOSE after
 # the client's reset of the servers' SYN-ACKs), long enough for the checks.
