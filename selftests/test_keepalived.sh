@@ -7,13 +7,28 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/topology.sh"
 require_root
-require_cmd keepalived socat ipvsadm
+require_cmd keepalived socat ipvsadm python3
 unload_all
 topo_lvs 2 || exit $ksft_fail
 load_ipvs_rs || { echo "# cannot load ipvs_rs"; exit $ksft_fail; }
 
-listen() { # listen N: a TCP server on rsN:80
-	bg ip netns exec "${RS_NS[$(($1 - 1))]}" socat -t 5 TCP-LISTEN:80,fork,reuseaddr SYSTEM:"echo rs$1"
+# listen N: a TCP server on rsN:80 that answers "rsN" and closes. One
+# process, no fork per connection: keepalived connects to each server every
+# second, and a fork and exec per check (socat's SYSTEM) kept a slow
+# (debug) kernel so busy that clients' requests timed out.
+listen() {
+	bg ip netns exec "${RS_NS[$(($1 - 1))]}" python3 -c '
+import socket, sys
+srv = socket.create_server(("", 80))
+msg = sys.argv[1].encode() + b"\n"
+while True:
+    conn, _ = srv.accept()
+    try:
+        conn.sendall(msg)
+    except OSError:
+        pass
+    conn.close()
+' "rs$1"
 	eval "RS$1_PID=\$!"
 }
 listen 1
@@ -64,7 +79,7 @@ check "keepalived adds rs2 (weight 3)" wait_for 20 has "-r $(rs_ip 2):80 -m -w 3
 who() {
 	local i
 	for i in $(seq "$1"); do
-		timeout 10 ip netns exec "$client" socat -T 5 -t 5 - TCP:$VIP:80 </dev/null
+		timeout "$(scaled 10)" ip netns exec "$client" socat -T 5 -t 5 - TCP:$VIP:80 </dev/null
 	done | sort -u | tr '\n' ' '
 }
 check_eq "both real servers serve clients" "rs1 rs2 " "$(who 6)"
