@@ -252,16 +252,27 @@ check "nft synproxy: the listener saw (almost) no spoofed SYN" test "$(counter 1
 for i in $(seq $N); do rs "$i" nft insert rule ip cnt in tcp dport 85 tcp flags syn drop; done
 for i in $(seq $N); do rs "$i" nft insert rule ip cnt in "tcp dport 85 tcp flags & (syn | ack) == syn counter name syn85"; done
 retr0=$(stat synproxy_syn_retrans)
+# The client holds the connection at least 4 s (SYN retransmissions) and
+# until the test has seen its entry (flag file; at most 50 s), then resets
+# it. Five retries keep the entry 63 s: a slow kernel's check cannot
+# outlast it.
+dir sysctl -qw net.ipv4.vs.synproxy_syn_retry=5
+seen=$(mktemp -u /tmp/synproxy_seen.XXXXXX)
 cli python3 -c '
-import socket, struct, sys, time
-s = socket.create_connection((sys.argv[1], 85), timeout=5)
-time.sleep(4)
+import os, socket, struct, sys, time
+s = socket.create_connection((sys.argv[1], 85), timeout=30)
+start = time.monotonic()
+while time.monotonic() - start < 4 or (not os.path.exists(sys.argv[2]) and time.monotonic() - start < 50):
+    time.sleep(0.2)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 s.close()
-' $VIP &
+' $VIP "$seen" &
 waiter=$!
 check "waiting for the server: one entry" wait_for 10 conns_is 85 1
+touch "$seen"
 wait "$waiter"
+rm -f "$seen"
+dir sysctl -qw net.ipv4.vs.synproxy_syn_retry=3
 check "the SYN to the server was sent again" test "$(stat synproxy_syn_retrans)" -gt "$retr0"
 check "the server got our SYN more than once" test "$(sum_counter syn85)" -ge 2
 check "the client's RST reached the server" test "$(sum_counter rst85)" -ge 1
