@@ -6,29 +6,20 @@
 # back it is re-added; client traffic follows (NAT through the director).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/topology.sh"
+here=$(cd "$(dirname "$0")" && pwd)
 require_root
 require_cmd keepalived socat ipvsadm python3
 unload_all
 topo_lvs 2 || exit $ksft_fail
 load_ipvs_rs || { echo "# cannot load ipvs_rs"; exit $ksft_fail; }
 
-# listen N: a TCP server on rsN:80 that answers "rsN" and closes. One
-# process, no fork per connection: keepalived connects to each server every
-# second, and a fork and exec per check (socat's SYSTEM) kept a slow
-# (debug) kernel so busy that clients' requests timed out.
+# listen N: a TCP server on rsN:80 that answers "rsN" and closes (the
+# SYNPROXY bench's server). One process, no fork per connection:
+# keepalived connects to each server every second, and a fork and exec
+# per check (socat's SYSTEM) kept a slow (debug) kernel so busy that
+# clients' requests timed out.
 listen() {
-	bg ip netns exec "${RS_NS[$(($1 - 1))]}" python3 -c '
-import socket, sys
-srv = socket.create_server(("", 80))
-msg = sys.argv[1].encode() + b"\n"
-while True:
-    conn, _ = srv.accept()
-    try:
-        conn.sendall(msg)
-    except OSError:
-        pass
-    conn.close()
-' "rs$1"
+	bg ip netns exec "${RS_NS[$(($1 - 1))]}" python3 "$here/py/legit_requests.py" server 80 "rs$1"
 	eval "RS$1_PID=\$!"
 }
 listen 1

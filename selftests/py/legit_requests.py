@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0
 """Legitimate requests during a SYN flood (scripts/bench-synproxy-guest.sh).
 
-    legit_requests.py server PORT
+    legit_requests.py server PORT [ANSWER]
     legit_requests.py client ADDR PORT SECONDS [INTERVAL]
 
-server: answers every TCP connection on PORT with "ok\\n" and closes it.
+server: answers every TCP connection on PORT with ANSWER (default "ok")
+and a newline, and closes it.
 client: makes one request (connect, read to the end, expect "ok\\n"), prints
 "ready", waits for a line on stdin, then for SECONDS starts a request every
 INTERVAL seconds (default 0.1; a request still running delays the next)
@@ -32,7 +33,7 @@ ANSWER = b"ok\n"
 REQUEST_TIMEOUT = 20.0
 
 
-def serve(port):
+def serve(port, answer=ANSWER):
     ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind(("0.0.0.0", port))
@@ -40,7 +41,7 @@ def serve(port):
     while True:
         c, _ = ls.accept()
         try:
-            c.sendall(ANSWER)
+            c.sendall(answer)
         except OSError:
             pass
         c.close()
@@ -83,8 +84,9 @@ def client(addr, port, seconds, interval):
 
 
 def main(argv):
-    if len(argv) == 3 and argv[1] == "server":
-        serve(int(argv[2]))
+    if len(argv) in (3, 4) and argv[1] == "server":
+        answer = argv[3].encode() + b"\n" if len(argv) == 4 else ANSWER
+        serve(int(argv[2]), answer)
         return 0
     if len(argv) in (5, 6) and argv[1] == "client":
         interval = float(argv[5]) if len(argv) == 6 else 0.1
