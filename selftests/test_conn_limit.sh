@@ -5,7 +5,8 @@
 # port per packet) fill the table to exactly CAP; every further new flow is
 # refused and counted (conn_refused in /proc/net/ip_vs_ext_stats: created +
 # refused = flows sent); a second flood at the full table costs no memory
-# (Slab in /proc/meminfo flat within 1 MB); a TCP transfer established
+# (ipvs_rs's connection cache flat in /proc/slabinfo; without kmemleak also
+# Slab in /proc/meminfo within 1 MB); a TCP transfer established
 # before the floods keeps going through them (data verified).
 # (FULLNAT port exhaustion: test_fullnat.sh.)
 source "$(dirname "$0")/lib.sh"
@@ -72,7 +73,18 @@ sleep 1
 slab1=$(slab_kb) objs1=$(conn_objs)
 c2=$(created) r2=$(ext conn_refused)
 log_info "flood 2 at the full table: $((2 * FLOOD)) sent, $((c2 - c1)) created, $((r2 - r1)) refused; Slab ${slab0} kB -> ${slab1} kB"
-check "flood 2: the connection cache flat ($objs0 -> $objs1 objects)" test $((objs1 - objs0)) -le 16
+check "flood 2: the table never over the cap" test "$(ext conn_count)" -le "$CAP"
+# Refused flows allocate nothing: ipvs_rs's connection cache stays flat.
+# Flood 1's connections expire while flood 2 runs (sooner on a slow
+# kernel), and each expiry lets one new connection in. On the base kernel
+# the expired entries' objects return to the cache; on a debug kernel
+# KASAN's quarantine holds each freed object for a while, so there the
+# cache may grow by one object per connection created (a refused flow
+# that allocated would still show).
+slack=16
+if kmemleak_kernel; then slack=$((16 + c2 - c1)); fi
+check "flood 2: the connection cache flat ($objs0 -> $objs1 objects, $((c2 - c1)) created)" \
+	test $((objs1 - objs0)) -le "$slack"
 # The whole VM's Slab too, but not on a debug kernel: there KASAN's
 # quarantine and kmemleak's metadata grow with any allocation (the flood's
 # processes'), 4 MB seen with 0 connections created.
